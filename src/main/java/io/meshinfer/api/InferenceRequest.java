@@ -1,0 +1,108 @@
+package io.meshinfer.api;
+
+import io.meshinfer.tensor.NamedTensor;
+import io.meshinfer.tensor.Tensor;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * One inference request: which model (and optionally which version), its named input
+ * tensors, which outputs to return (empty: all), how long the caller will wait, and the
+ * regions its data may be processed in (empty: any).
+ *
+ * <p>The timeout is a budget relative to when the request is accepted, not a wall-clock
+ * instant, so clock skew between nodes cannot expire or extend it.
+ */
+public record InferenceRequest(
+        String id,
+        String model,
+        String version,
+        List<NamedTensor> inputs,
+        List<String> outputs,
+        long timeoutMillis,
+        Set<String> residency) {
+
+    public InferenceRequest {
+        if (model == null || model.isEmpty()) {
+            throw new IllegalArgumentException("model is required");
+        }
+        if (inputs == null) {
+            throw new IllegalArgumentException("inputs are required");
+        }
+        if (timeoutMillis <= 0) {
+            throw new IllegalArgumentException("timeout must be positive, got " + timeoutMillis + " ms");
+        }
+        id = id == null || id.isEmpty() ? UUID.randomUUID().toString() : id;
+        version = version == null || version.isEmpty() ? null : version;
+        inputs = List.copyOf(inputs);
+        outputs = outputs == null ? List.of() : List.copyOf(outputs);
+        residency = residency == null ? Set.of() : Set.copyOf(residency);
+    }
+
+    public Duration timeout() {
+        return Duration.ofMillis(timeoutMillis);
+    }
+
+    /** A copy of this request with another timeout budget. */
+    public InferenceRequest withTimeoutMillis(long millis) {
+        return new InferenceRequest(id, model, version, inputs, outputs, millis, residency);
+    }
+
+    public static Builder builder(String model) {
+        return new Builder(model);
+    }
+
+    /** Builds requests for the Java client; the timeout defaults to the caller's choice. */
+    public static final class Builder {
+        private final String model;
+        private String id;
+        private String version;
+        private final List<NamedTensor> inputs = new ArrayList<>();
+        private final List<String> outputs = new ArrayList<>();
+        private long timeoutMillis = 10_000;
+        private final Set<String> residency = new LinkedHashSet<>();
+
+        private Builder(String model) {
+            this.model = model;
+        }
+
+        public Builder id(String id) {
+            this.id = id;
+            return this;
+        }
+
+        public Builder version(String version) {
+            this.version = version;
+            return this;
+        }
+
+        public Builder input(String name, Tensor tensor) {
+            inputs.add(new NamedTensor(name, tensor));
+            return this;
+        }
+
+        public Builder output(String name) {
+            outputs.add(name);
+            return this;
+        }
+
+        public Builder timeout(Duration timeout) {
+            this.timeoutMillis = timeout.toMillis();
+            return this;
+        }
+
+        /** Restricts where the data may be processed to these regions. */
+        public Builder residency(String... regions) {
+            residency.addAll(List.of(regions));
+            return this;
+        }
+
+        public InferenceRequest build() {
+            return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency);
+        }
+    }
+}

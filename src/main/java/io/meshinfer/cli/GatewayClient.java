@@ -1,0 +1,66 @@
+package io.meshinfer.cli;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** The CLI's HTTP client for a node's gateway (admin and Open Inference Protocol). */
+final class GatewayClient {
+    /** Status and body of one exchange. */
+    record Reply(int status, String body) {
+        boolean ok() {
+            return status >= 200 && status < 300;
+        }
+    }
+
+    private final String base;
+    private final HttpClient http;
+
+    GatewayClient(String gateway) {
+        this.base = gateway.endsWith("/") ? gateway.substring(0, gateway.length() - 1) : gateway;
+        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    }
+
+    String base() {
+        return base;
+    }
+
+    Reply get(String path) throws IOException {
+        return send(HttpRequest.newBuilder(uri(path)).GET().timeout(Duration.ofSeconds(30)));
+    }
+
+    Reply postJson(String path, byte[] body, Duration timeout) throws IOException {
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).timeout(timeout));
+    }
+
+    Reply putFile(String path, Path file) throws IOException {
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/octet-stream")
+                .PUT(HttpRequest.BodyPublishers.ofFile(file)).timeout(Duration.ofMinutes(10)));
+    }
+
+    Reply delete(String path) throws IOException {
+        return send(HttpRequest.newBuilder(uri(path)).DELETE().timeout(Duration.ofSeconds(30)));
+    }
+
+    private URI uri(String path) {
+        return URI.create(base + path);
+    }
+
+    private Reply send(HttpRequest.Builder b) throws IOException {
+        try {
+            HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            return new Reply(r.statusCode(), r.body());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (java.net.ConnectException e) {
+            throw new IOException("cannot connect to " + base + " (is a node running there?)", e);
+        }
+    }
+}

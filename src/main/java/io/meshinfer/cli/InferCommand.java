@@ -1,0 +1,42 @@
+package io.meshinfer.cli;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code meshinfer infer}: sends one Open Inference Protocol request and prints the answer. */
+@Command(name = "infer", mixinStandardHelpOptions = true,
+        description = "Send one Open Inference Protocol (KServe v2) JSON request and print the response.")
+final class InferCommand implements Callable<Integer> {
+    @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
+    String gateway;
+
+    @Option(names = "--model", required = true, description = "Model name.")
+    String model;
+
+    @Option(names = "--version", description = "Pin a version (default: the routing table decides).")
+    String version;
+
+    @Option(names = "--input", required = true,
+            description = "JSON request body: {\"inputs\":[{\"name\",\"shape\",\"datatype\",\"data\"}]}.")
+    Path input;
+
+    @Override
+    public Integer call() throws Exception {
+        byte[] body = Files.readAllBytes(input);
+        String path = "/v2/models/" + URLEncoder.encode(model, StandardCharsets.UTF_8)
+                + (version == null ? "" : "/versions/" + URLEncoder.encode(version, StandardCharsets.UTF_8)) + "/infer";
+        GatewayClient.Reply r = new GatewayClient(gateway).postJson(path, body, Duration.ofMinutes(6));
+        if (!r.ok()) {
+            System.err.println("inference failed (HTTP " + r.status() + "): " + Cli.errorText(r.body()));
+            return 1;
+        }
+        System.out.println(Cli.pretty(r.body()));
+        return 0;
+    }
+}

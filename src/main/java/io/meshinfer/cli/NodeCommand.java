@@ -1,0 +1,101 @@
+package io.meshinfer.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.meshinfer.node.MeshConfig;
+import io.meshinfer.node.MeshNode;
+import io.meshinfer.node.NodeResources;
+import io.meshinfer.runtime.RuntimeSettings;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code meshinfer node}: runs one cluster node until SIGTERM or Ctrl-C, which run
+ * coordinated shutdown (unbind HTTP, finish requests, hand off replicas, leave).
+ */
+@Command(name = "node", mixinStandardHelpOptions = true,
+        description = "Run one meshinfer node (cluster member, replica host and HTTP gateway).")
+final class NodeCommand implements Callable<Integer> {
+    @Option(names = "--name", description = "Node name shown in status (default: host:port).")
+    String name;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1",
+            description = "Address for cluster transport and HTTP (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "25520", description = "Cluster transport port (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--http-host", description = "HTTP bind address when it differs from --host.")
+    String httpHost;
+
+    @Option(names = "--http-port", defaultValue = "8080", description = "HTTP port (default: ${DEFAULT-VALUE}).")
+    int httpPort;
+
+    @Option(names = "--seeds", split = ",",
+            description = "Seed nodes as host:port,... (default: none, this node forms its own cluster).")
+    List<String> seeds = new ArrayList<>();
+
+    @Option(names = "--region", description = "Region of this node (default: from config, 'default').")
+    String region;
+
+    @Option(names = "--zone", description = "Zone of this node (default: from config, 'default').")
+    String zone;
+
+    @Option(names = "--data-dir", description = "Directory for the artifact store (default: from config, 'data').")
+    Path dataDir;
+
+    @Option(names = "--config", description = "Extra HOCON configuration file; flags override it.")
+    Path configFile;
+
+    @Override
+    public Integer call() throws Exception {
+        Config config = buildConfig();
+        try (NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config),
+                Path.of(config.getString("meshinfer.node.data-dir")))) {
+            MeshNode node = MeshNode.start(config, resources);
+            System.out.println("meshinfer node " + node.settings().name() + " (region " + node.settings().region()
+                    + ") serving " + node.httpUrl());
+            node.system().getWhenTerminated().toCompletableFuture().join();
+            return 0;
+        }
+    }
+
+    Config buildConfig() {
+        Map<String, Object> o = new HashMap<>();
+        o.put("pekko.remote.artery.canonical.hostname", host);
+        o.put("pekko.remote.artery.canonical.port", port);
+        o.put("meshinfer.http.host", httpHost != null ? httpHost : host);
+        o.put("meshinfer.http.port", httpPort);
+        List<String> seedAddresses = new ArrayList<>();
+        for (String s : seeds) {
+            if (!s.isBlank()) {
+                seedAddresses.add("pekko://meshinfer@" + s.trim());
+            }
+        }
+        o.put("pekko.cluster.seed-nodes", seedAddresses);
+        if (name != null) {
+            o.put("meshinfer.node.name", name);
+        }
+        if (region != null) {
+            o.put("meshinfer.node.region", region);
+        }
+        if (zone != null) {
+            o.put("meshinfer.node.zone", zone);
+        }
+        if (dataDir != null) {
+            o.put("meshinfer.node.data-dir", dataDir.toString());
+        }
+        Config flags = ConfigFactory.parseMap(o);
+        if (configFile != null) {
+            flags = flags.withFallback(ConfigFactory.parseFile(configFile.toFile()));
+        }
+        return MeshConfig.load(flags).resolve();
+    }
+}

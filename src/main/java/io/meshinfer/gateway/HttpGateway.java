@@ -1,0 +1,505 @@
+package io.meshinfer.gateway;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.meshinfer.api.InferenceException;
+import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.protocol.OipJson;
+import io.meshinfer.registry.ArtifactStore;
+import io.meshinfer.registry.Catalog;
+import io.meshinfer.registry.ModelEntry;
+import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.routing.Router;
+import io.meshinfer.runtime.ModelLoadException;
+import io.meshinfer.runtime.ModelRuntime;
+import io.meshinfer.runtime.ModelSignature;
+import io.meshinfer.runtime.TensorSpec;
+import io.meshinfer.shard.LocalReplicas;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.FileIO;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP face of a node: the Open Inference Protocol (health, model metadata and
+ * readiness, inference), the admin API (deploy, undeploy, list) and cluster status.
+ * Every error is JSON {@code {"error": "..."}} with the status {@link ErrorStatus} gives
+ * its kind; bodies over their limit get 413 before they are read in full. Inference goes
+ * through the {@link Router}; nothing here blocks a pekko-http thread.
+ */
+public final class HttpGateway extends AllDirectives {
+    private static final Logger log = LoggerFactory.getLogger(HttpGateway.class);
+
+    private final ActorSystem<?> system;
+    private final GatewayContext ctx;
+    private final OipJson json;
+    private final ObjectMapper mapper = new ObjectMapper();
+    private final Materializer materializer;
+
+    /**
+     * What the gateway serves from.
+     *
+     * @param blocking executor for blocking work (model inspection, file moves)
+     * @param maxRequestBody largest inference body
+     * @param maxModelBody largest model upload
+     */
+    public record GatewayContext(Router router, ActorRef<Catalog.Command> catalog, LocalReplicas local,
+                                 ArtifactStore store, ModelRuntime runtime, Executor blocking, String nodeName,
+                                 String region, String zone, long maxRequestBody, long maxModelBody,
+                                 Duration adminTimeout) {
+    }
+
+    public HttpGateway(ActorSystem<?> system, GatewayContext ctx) {
+        this.system = system;
+        this.ctx = ctx;
+        this.json = new OipJson(Math.max(1, Math.min(Integer.MAX_VALUE - 8, ctx.maxRequestBody())));
+        this.materializer = Materializer.matFromSystem(system);
+    }
+
+    /** Binds the routes on {@code host:port}. */
+    public CompletionStage<ServerBinding> bind(String host, int port) {
+        return Http.get(system).newServerAt(host, port).bind(route());
+    }
+
+    public Route route() {
+        return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
+                pathPrefix("v2", this::oipRoutes),
+                pathPrefix("v1", this::adminRoutes))));
+    }
+
+    private Route oipRoutes() {
+        return concat(
+                pathEnd(() -> get(() -> completeJson(StatusCodes.OK, serverMetadata()))),
+                path(PathMatchers.segment("health").slash("live"),
+                        () -> get(() -> completeJson(StatusCodes.OK, mapper.createObjectNode().put("live", true)))),
+                path(PathMatchers.segment("health").slash("ready"), () -> get(this::nodeReady)),
+                pathPrefix("models", () -> pathPrefix(PathMatchers.segment(), this::modelRoutes)));
+    }
+
+    private Route modelRoutes(String model) {
+        return concat(
+                pathEnd(() -> get(() -> metadata(model, null))),
+                path("ready", () -> get(() -> modelReady(model, null))),
+                path("infer", () -> post(() -> infer(model, null))),
+                pathPrefix("versions", () -> pathPrefix(PathMatchers.segment(), version -> concat(
+                        pathEnd(() -> get(() -> metadata(model, version))),
+                        path("ready", () -> get(() -> modelReady(model, version))),
+                        path("infer", () -> post(() -> infer(model, version)))))));
+    }
+
+    private Route adminRoutes() {
+        return concat(
+                path("cluster", () -> get(() -> completeJson(StatusCodes.OK, ClusterStatus.toJson(system, ctx, mapper)))),
+                path("models", () -> get(this::listModels)),
+                path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
+                                .slash(PathMatchers.segment()),
+                        (model, version) -> concat(
+                                put(() -> deploy(model, version)),
+                                delete(() -> undeploy(model, version)))));
+    }
+
+    // ---- Open Inference Protocol ----
+
+    private ObjectNode serverMetadata() {
+        ObjectNode n = mapper.createObjectNode();
+        n.put("name", "meshinfer");
+        n.put("version", Optional.ofNullable(HttpGateway.class.getPackage().getImplementationVersion()).orElse("dev"));
+        n.putArray("extensions");
+        return n;
+    }
+
+    private Route nodeReady() {
+        boolean up = Cluster.get(system).selfMember().status() == MemberStatus.up();
+        ObjectNode n = mapper.createObjectNode().put("ready", up);
+        return completeJson(up ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, n);
+    }
+
+    private Route metadata(String model, String version) {
+        ModelManifest m;
+        try {
+            m = manifestFor(model, version);
+        } catch (InferenceException e) {
+            return completeError(e);
+        }
+        ModelEntry entry = ctx.router().catalog().model(model).orElseThrow();
+        ObjectNode n = mapper.createObjectNode();
+        n.put("name", model);
+        ArrayNode versions = n.putArray("versions");
+        entry.versions().keySet().stream().sorted().forEach(versions::add);
+        n.put("platform", "onnxruntime_onnx");
+        n.put("version", m.version());
+        n.put("sha256", m.sha256());
+        n.put("batchable", m.signature().batchable());
+        ModelSignature sig = m.signature();
+        n.set("inputs", specs(sig.inputs()));
+        n.set("outputs", specs(sig.outputs()));
+        return completeJson(StatusCodes.OK, n);
+    }
+
+    private ArrayNode specs(java.util.List<TensorSpec> specs) {
+        ArrayNode a = mapper.createArrayNode();
+        for (TensorSpec s : specs) {
+            ObjectNode o = a.addObject();
+            o.put("name", s.name());
+            o.put("datatype", s.dtype().name());
+            ArrayNode shape = o.putArray("shape");
+            Arrays.stream(s.protocolShape()).forEach(shape::add);
+            ArrayNode symbols = o.putArray("dims");
+            s.shape().forEach(d -> symbols.add(d.toString()));
+        }
+        return a;
+    }
+
+    private Route modelReady(String model, String version) {
+        ModelManifest m;
+        try {
+            m = manifestFor(model, version);
+        } catch (InferenceException e) {
+            return completeError(e);
+        }
+        boolean ready = ctx.local().anyReady(model, m.version());
+        ObjectNode n = mapper.createObjectNode().put("name", model).put("version", m.version()).put("ready", ready);
+        return completeJson(ready ? StatusCodes.OK : StatusCodes.BAD_REQUEST, n);
+    }
+
+    /** The version a metadata or readiness call is about: the pinned one, or the serving one. */
+    private ModelManifest manifestFor(String model, String version) {
+        ModelEntry entry = ctx.router().catalog().model(model).orElseThrow(() ->
+                new InferenceException.ModelNotFound("model '" + model + "' is not deployed"));
+        if (version != null) {
+            return entry.version(version).orElseThrow(() -> new InferenceException.ModelNotFound(
+                    "version '" + version + "' of model '" + model + "' is not deployed"));
+        }
+        return entry.weights().entrySet().stream().max(java.util.Map.Entry.comparingByValue())
+                .flatMap(e -> entry.version(e.getKey()))
+                .orElseThrow(() -> new InferenceException.ModelNotFound("model '" + model + "' has no serving version"));
+    }
+
+    private Route infer(String model, String version) {
+        return withSizeLimit(ctx.maxRequestBody(), () -> entity(Unmarshaller.entityToByteArray(), body -> {
+            InferenceRequest request;
+            try {
+                request = json.decodeRequest(body, model, version,
+                        ctx.router().settings().defaultTimeout().toMillis(),
+                        ctx.router().settings().maxTimeout().toMillis());
+            } catch (InferenceException e) {
+                return completeError(e);
+            }
+            CompletionStage<HttpResponse> response = ctx.router().infer(request).handle((r, error) -> {
+                if (error == null) {
+                    return HttpResponse.create().withStatus(StatusCodes.OK)
+                            .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, json.encodeResponse(r)));
+                }
+                return errorResponse(asInferenceException(error));
+            });
+            return completeWithFuture(response);
+        }));
+    }
+
+    // ---- admin ----
+
+    private Route listModels() {
+        ArrayNode a = mapper.createArrayNode();
+        for (ModelManifest m : ctx.router().catalog().manifests()) {
+            a.add(manifestJson(m));
+        }
+        ObjectNode n = mapper.createObjectNode();
+        n.set("models", a);
+        return completeJson(StatusCodes.OK, n);
+    }
+
+    private ObjectNode manifestJson(ModelManifest m) {
+        ObjectNode n = mapper.createObjectNode();
+        n.put("model", m.model());
+        n.put("version", m.version());
+        n.put("sha256", m.sha256());
+        n.put("size", m.sizeBytes());
+        n.put("replicas", m.replicas());
+        ArrayNode regions = n.putArray("regions");
+        m.regions().stream().sorted().forEach(regions::add);
+        if (m.maxBatch() != null) {
+            n.put("maxBatch", m.maxBatch());
+        }
+        if (m.maxDelayMillis() != null) {
+            n.put("maxDelayMs", m.maxDelayMillis());
+        }
+        n.put("batchable", m.signature().batchable());
+        n.put("deployedBy", m.deployedBy());
+        n.put("deployedAt", java.time.Instant.ofEpochMilli(m.deployedAtMillis()).toString());
+        n.put("origin", m.originNode());
+        n.set("inputs", specs(m.signature().inputs()));
+        n.set("outputs", specs(m.signature().outputs()));
+        ModelEntry entry = ctx.router().catalog().model(m.model()).orElse(null);
+        n.put("weight", entry == null ? 0 : entry.weights().getOrDefault(m.version(), 0));
+        return n;
+    }
+
+    private Route deploy(String model, String version) {
+        DeployRequest req;
+        try {
+            ModelManifest.requireName("model", model);
+            ModelManifest.requireName("version", version);
+            req = new DeployRequest(model, version);
+        } catch (IllegalArgumentException e) {
+            return completeError(new InferenceException.InvalidInput(e.getMessage()));
+        }
+        return parameterMap(params -> {
+            DeployOptions options;
+            try {
+                options = DeployOptions.parse(params);
+            } catch (IllegalArgumentException e) {
+                return completeError(new InferenceException.InvalidInput(e.getMessage()));
+            }
+            return withSizeLimit(ctx.maxModelBody(), () -> extractRequestEntity(entity -> {
+                Path tmp = ctx.store().newIncomingFile();
+                CompletionStage<HttpResponse> result = entity.getDataBytes()
+                        .runWith(FileIO.toPath(tmp), materializer)
+                        .thenApplyAsync(io -> commitAndInspect(tmp), ctx.blocking())
+                        .thenCompose(inspected -> register(req, options, inspected))
+                        .exceptionally(error -> {
+                            deleteQuietly(tmp);
+                            return errorResponse(asInferenceException(error));
+                        });
+                return completeWithFuture(result);
+            }));
+        });
+    }
+
+    /** The model and version of a deploy, checked before its body is read. */
+    private record DeployRequest(String model, String version) {
+    }
+
+    /** A stored and inspected upload. */
+    private record Inspected(String sha256, long size, ModelSignature signature) {
+    }
+
+    private Inspected commitAndInspect(Path tmp) {
+        try {
+            long size = Files.size(tmp);
+            if (size == 0) {
+                throw new InferenceException.InvalidInput("the model file is empty (0 bytes)");
+            }
+            String sha = ctx.store().commit(tmp);
+            Path stored = ctx.store().verifiedPath(sha).orElseThrow(() ->
+                    new InferenceException.Internal("the uploaded model vanished from the artifact store"));
+            try {
+                return new Inspected(sha, size, ctx.runtime().inspect(sha, stored));
+            } catch (ModelLoadException e) {
+                if (ctx.router().catalog().manifests().stream().noneMatch(m -> m.sha256().equals(sha))) {
+                    ctx.store().delete(sha);
+                }
+                throw new InferenceException.InvalidInput(e.getMessage());
+            }
+        } catch (IOException e) {
+            throw new InferenceException.Internal("storing the model failed: " + e.getMessage());
+        }
+    }
+
+    private CompletionStage<HttpResponse> register(DeployRequest req, DeployOptions options, Inspected inspected) {
+        Optional<ModelManifest> existing = ctx.router().catalog().manifest(req.model(), req.version());
+        if (existing.isPresent()) {
+            ModelManifest e = existing.get();
+            if (!e.sha256().equals(inspected.sha256())) {
+                return CompletableFuture.completedFuture(json(StatusCodes.CONFLICT, mapper.createObjectNode().put("error",
+                        "version '" + req.version() + "' of model '" + req.model() + "' is already deployed with"
+                                + " different content (sha256 " + e.sha256() + "); versions are immutable:"
+                                + " deploy a new version or undeploy this one first")));
+            }
+        }
+        ModelManifest manifest = new ModelManifest(req.model(), req.version(), inspected.sha256(), inspected.size(),
+                inspected.signature(), options.replicas(), options.regions(), options.maxBatch(),
+                options.maxDelayMillis(), ctx.nodeName(), System.currentTimeMillis(), "anonymous");
+        CompletionStage<StatusReply<Done>> written = AskPattern.ask(ctx.catalog(),
+                (ActorRef<StatusReply<Done>> replyTo) -> new Catalog.Deploy(manifest, replyTo),
+                ctx.adminTimeout(), system.scheduler());
+        return written.thenApply(reply -> {
+            if (reply.isError()) {
+                return errorResponse(new InferenceException.Unavailable(reply.getError().getMessage()));
+            }
+            log.info("deployed {} ({} replicas, sha256 {})", manifest.key(), manifest.replicas(), manifest.sha256());
+            return json(existing.isPresent() ? StatusCodes.OK : StatusCodes.CREATED, manifestJson(manifest));
+        });
+    }
+
+    private Route undeploy(String model, String version) {
+        if (ctx.router().catalog().manifest(model, version).isEmpty()) {
+            return completeError(new InferenceException.ModelNotFound(
+                    "version '" + version + "' of model '" + model + "' is not deployed"));
+        }
+        CompletionStage<StatusReply<Done>> removed = AskPattern.ask(ctx.catalog(),
+                (ActorRef<StatusReply<Done>> replyTo) -> new Catalog.Undeploy(model, version, replyTo),
+                ctx.adminTimeout(), system.scheduler());
+        return completeWithFuture(removed.handle((reply, error) -> {
+            if (error != null) {
+                return errorResponse(asInferenceException(error));
+            }
+            if (reply.isError()) {
+                return errorResponse(new InferenceException.Unavailable(reply.getError().getMessage()));
+            }
+            log.info("undeployed {}@{}", model, version);
+            return json(StatusCodes.OK, mapper.createObjectNode().put("model", model).put("version", version)
+                    .put("undeployed", true));
+        }));
+    }
+
+    // ---- responses and errors ----
+
+    private Route completeJson(StatusCode status, ObjectNode body) {
+        return complete(json(status, body));
+    }
+
+    private HttpResponse json(StatusCode status, ObjectNode body) {
+        try {
+            return HttpResponse.create().withStatus(status)
+                    .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, mapper.writeValueAsBytes(body)));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write JSON", e);
+        }
+    }
+
+    private Route completeError(InferenceException e) {
+        return complete(errorResponse(e));
+    }
+
+    private HttpResponse errorResponse(InferenceException e) {
+        return errorResponse(ErrorStatus.of(e.kind()), e.getMessage());
+    }
+
+    private HttpResponse errorResponse(StatusCode status, String message) {
+        return HttpResponse.create().withStatus(status)
+                .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, json.encodeError(message)));
+    }
+
+    private static InferenceException asInferenceException(Throwable error) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof InferenceException ie) {
+            return ie;
+        }
+        if (cause instanceof EntityStreamSizeException size) {
+            return new InferenceException.InvalidInput("the body is larger than the limit of " + size.limit()
+                    + " bytes");
+        }
+        if (cause instanceof java.util.concurrent.TimeoutException) {
+            return new InferenceException.Unavailable("the cluster did not answer in time: " + cause.getMessage());
+        }
+        log.error("unexpected failure in the gateway", cause);
+        return new InferenceException.Internal("internal error: " + cause.getClass().getSimpleName());
+    }
+
+    private ExceptionHandler exceptionHandler() {
+        return ExceptionHandler.newBuilder()
+                .match(EntityStreamSizeException.class, e -> complete(errorResponse(StatusCodes.PAYLOAD_TOO_LARGE,
+                        "the body is larger than the limit of " + e.limit() + " bytes")))
+                .match(InferenceException.class, e -> complete(errorResponse(e)))
+                .match(RuntimeException.class, e -> {
+                    log.error("unexpected failure in the gateway", e);
+                    return complete(errorResponse(StatusCodes.INTERNAL_SERVER_ERROR, "internal error: "
+                            + e.getClass().getSimpleName()));
+                })
+                .build();
+    }
+
+    private RejectionHandler rejectionHandler() {
+        return RejectionHandler.defaultHandler().mapRejectionResponse(response -> {
+            if (response.entity() instanceof HttpEntity.Strict strict
+                    && !strict.getContentType().equals(ContentTypes.APPLICATION_JSON)) {
+                String message = strict.getData().utf8String();
+                int status = response.status().intValue();
+                String text = status == 404 ? "no such endpoint" : message;
+                if (status == 413 || message.contains("exceeds the configured limit")) {
+                    return errorResponse(StatusCodes.PAYLOAD_TOO_LARGE, message);
+                }
+                return errorResponse(response.status(), text);
+            }
+            return response;
+        });
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            log.warn("cannot delete {}: {}", p, e.getMessage());
+        }
+    }
+
+    /** Deploy query parameters: {@code replicas}, {@code regions}, {@code maxBatch}, {@code maxDelayMs}. */
+    record DeployOptions(int replicas, Set<String> regions, Integer maxBatch, Long maxDelayMillis) {
+        static DeployOptions parse(java.util.Map<String, String> q) {
+            int replicas = q.containsKey("replicas") ? positiveInt(q.get("replicas"), "replicas", 1000) : 1;
+            Set<String> regions = new LinkedHashSet<>();
+            if (q.containsKey("regions") && !q.get("regions").isBlank()) {
+                for (String r : q.get("regions").split(",")) {
+                    if (!r.isBlank()) {
+                        regions.add(r.trim());
+                    }
+                }
+            }
+            Integer maxBatch = q.containsKey("maxBatch") ? positiveInt(q.get("maxBatch"), "maxBatch", 65536) : null;
+            Long maxDelay = null;
+            if (q.containsKey("maxDelayMs")) {
+                try {
+                    maxDelay = Long.parseLong(q.get("maxDelayMs"));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("maxDelayMs must be a whole number of milliseconds, not '"
+                            + q.get("maxDelayMs") + "'");
+                }
+                if (maxDelay < 0 || maxDelay > 60_000) {
+                    throw new IllegalArgumentException("maxDelayMs must be between 0 and 60000, not " + maxDelay);
+                }
+            }
+            return new DeployOptions(replicas, regions, maxBatch, maxDelay);
+        }
+
+        private static int positiveInt(String s, String name, int max) {
+            try {
+                int v = Integer.parseInt(s);
+                if (v < 1 || v > max) {
+                    throw new IllegalArgumentException(name + " must be between 1 and " + max + ", not " + v);
+                }
+                return v;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(name + " must be a whole number, not '" + s + "'");
+            }
+        }
+    }
+}

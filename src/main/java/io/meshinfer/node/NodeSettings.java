@@ -1,0 +1,24 @@
+package io.meshinfer.node;
+
+import com.typesafe.config.Config;
+import java.nio.file.Path;
+
+/**
+ * Who and where this node is, read once from {@code meshinfer.node} and
+ * {@code meshinfer.http}: its name, region, zone and data directory, and the HTTP
+ * address it serves on.
+ */
+public record NodeSettings(String name, String region, String zone, Path dataDir, String httpHost, int httpPort) {
+
+    public static NodeSettings fromConfig(Config root) {
+        Config n = root.getConfig("meshinfer.node");
+        Config h = root.getConfig("meshinfer.http");
+        String name = n.getString("name");
+        if (name.isEmpty()) {
+            name = root.getString("pekko.remote.artery.canonical.hostname") + ":"
+                    + root.getInt("pekko.remote.artery.canonical.port");
+        }
+        return new NodeSettings(name, n.getString("region"), n.getString("zone"), Path.of(n.getString("data-dir")),
+                h.getString("host"), h.getInt("port"));
+    }
+}

@@ -1,0 +1,648 @@
+package io.meshinfer.protocol;
+
+import com.fasterxml.jackson.core.ErrorReportConfiguration;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonParser.NumberType;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.StreamWriteFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
+import io.meshinfer.api.InferenceException.InvalidInput;
+import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.protocol.TensorReader.Role;
+import io.meshinfer.tensor.NamedTensor;
+import io.meshinfer.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The JSON codec of the Open Inference Protocol (KServe v2): inference request and
+ * response bodies to and from {@link InferenceRequest} and {@link InferenceResponse}, for
+ * the gateway (decode requests, encode responses) and for clients (the reverse).
+ *
+ * <p>Built for the hot path: Jackson's streaming parser and generator, tensor data parsed
+ * straight into a primitive array of the declared datatype and written straight from it,
+ * no trees, no boxing. Data may be flat (the protocol's form) or nested, in which case it
+ * is flattened in row-major order; fields may come in any order; unknown fields are
+ * skipped.
+ *
+ * <p>Guarantees: every malformed body is refused with an
+ * {@link io.meshinfer.api.InferenceException.InvalidInput} whose message names the tensor
+ * and field at fault and quotes at most the one offending element (cut short), never
+ * other tensor data; no other exception escapes a decode method. A shape holding more
+ * than {@code maxElements} elements is refused before anything is allocated for it. NaN
+ * and infinities are written as the strings {@code "NaN"}, {@code "Infinity"} and
+ * {@code "-Infinity"} (so the output stays valid JSON) and read back from those strings
+ * or from the bare literals.
+ *
+ * <p>Instances are immutable and thread-safe; all share one Jackson {@link JsonFactory}.
+ */
+public final class OipJson {
+    private static final JsonFactory FACTORY = JsonFactory.builder()
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
+            .disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
+            // Schubfach: shortest text that reads back exactly, faster than JDK 17's toString
+            // (though it allocates more garbage per number).
+            .enable(StreamWriteFeature.USE_FAST_DOUBLE_WRITER)
+            // NaN and infinities as "NaN", "Infinity", "-Infinity": bare literals are not JSON.
+            .enable(JsonWriteFeature.WRITE_NAN_AS_STRINGS)
+            // Jackson quotes the offending token in its messages; keep that short.
+            .errorReportConfiguration(ErrorReportConfiguration.builder()
+                    .maxErrorTokenLength(40)
+                    .maxRawContentLength(40)
+                    .build())
+            .build();
+    private static final Pattern JACKSON_LOCATION =
+            Pattern.compile("\\[Source: [^\\]]*?; line: (\\d+), column: (\\d+)\\]");
+    private static final Pattern JACKSON_SETTING = Pattern.compile(", from `[^`]*`");
+    private static final int MAX_SIZE_HINT = 1 << 26;
+
+    private final long maxElements;
+
+    /**
+     * @param maxElements the most elements one tensor of a decoded body may hold; larger
+     *     shapes are refused before allocation
+     */
+    public OipJson(long maxElements) {
+        if (maxElements < 1 || maxElements > Tensor.MAX_ELEMENTS) {
+            throw new IllegalArgumentException("maxElements must be in 1.." + Tensor.MAX_ELEMENTS
+                    + ", got " + maxElements);
+        }
+        this.maxElements = maxElements;
+    }
+
+    public long maxElements() {
+        return maxElements;
+    }
+
+    /**
+     * Decodes the body of {@code POST /v2/models/{model}[/versions/{version}]/infer}.
+     *
+     * @param model the model named in the path
+     * @param version the version named in the path, or null
+     * @param defaultTimeoutMillis the budget when the body sets no {@code timeout_ms}
+     * @param maxTimeoutMillis the most a body's {@code timeout_ms} is granted
+     * @throws InvalidInput for any malformed body, with a message the sender can act on
+     */
+    public InferenceRequest decodeRequest(byte[] body, String model, String version,
+            long defaultTimeoutMillis, long maxTimeoutMillis) {
+        if (defaultTimeoutMillis <= 0 || maxTimeoutMillis <= 0) {
+            throw new IllegalArgumentException("timeouts must be positive, got default " + defaultTimeoutMillis
+                    + " ms and max " + maxTimeoutMillis + " ms");
+        }
+        if (model == null || model.isEmpty()) {
+            throw invalid("a model name is required");
+        }
+        try (JsonParser p = open(body, "request")) {
+            String id = null;
+            List<NamedTensor> inputs = null;
+            List<String> outputs = List.of();
+            long timeoutMillis = defaultTimeoutMillis;
+            Set<String> residency = Set.of();
+            boolean seenId = false;
+            boolean seenParameters = false;
+            boolean seenOutputs = false;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken v = p.nextToken();
+                switch (field) {
+                    case "id" -> {
+                        seenId = once(seenId, field);
+                        id = optionalString(p, v, "\"id\" must be a string");
+                    }
+                    case "parameters" -> {
+                        seenParameters = once(seenParameters, field);
+                        if (v == JsonToken.VALUE_NULL) {
+                            break;
+                        }
+                        if (v != JsonToken.START_OBJECT) {
+                            throw invalid("\"parameters\" must be an object");
+                        }
+                        while (p.nextToken() == JsonToken.FIELD_NAME) {
+                            String key = p.currentName();
+                            JsonToken pv = p.nextToken();
+                            switch (key) {
+                                case "timeout_ms" -> timeoutMillis = readTimeout(p, pv, maxTimeoutMillis);
+                                case "residency" -> residency = readResidency(p, pv);
+                                default -> p.skipChildren();
+                            }
+                        }
+                    }
+                    case "inputs" -> {
+                        if (inputs != null) {
+                            throw duplicateField(field);
+                        }
+                        inputs = readTensors(p, v, body, Role.INPUT);
+                    }
+                    case "outputs" -> {
+                        seenOutputs = once(seenOutputs, field);
+                        outputs = readRequestedOutputs(p, v);
+                    }
+                    default -> p.skipChildren();
+                }
+            }
+            expectEnd(p);
+            if (inputs == null) {
+                throw invalid("\"inputs\" is missing");
+            }
+            return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency);
+        } catch (JsonProcessingException e) {
+            throw malformed(e);
+        } catch (IOException e) {
+            throw invalid("unreadable request body: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Encodes a request body for {@code POST /v2/models/{model}[/versions/{version}]/infer};
+     * the model and version belong in that path, not in the body.
+     */
+    public byte[] encodeRequest(InferenceRequest r) {
+        ByteArrayBuilder out = new ByteArrayBuilder(sizeHint(r.inputs()));
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("id", r.id());
+            g.writeObjectFieldStart("parameters");
+            g.writeNumberField("timeout_ms", r.timeoutMillis());
+            if (!r.residency().isEmpty()) {
+                g.writeArrayFieldStart("residency");
+                for (String region : r.residency()) {
+                    g.writeString(region);
+                }
+                g.writeEndArray();
+            }
+            g.writeEndObject();
+            g.writeArrayFieldStart("inputs");
+            for (NamedTensor t : r.inputs()) {
+                writeTensor(g, t);
+            }
+            g.writeEndArray();
+            if (!r.outputs().isEmpty()) {
+                g.writeArrayFieldStart("outputs");
+                for (String name : r.outputs()) {
+                    g.writeStartObject();
+                    g.writeStringField("name", name);
+                    g.writeEndObject();
+                }
+                g.writeEndArray();
+            }
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /** Encodes a response body; {@code served_in_island_mode} is written only when true. */
+    public byte[] encodeResponse(InferenceResponse r) {
+        ByteArrayBuilder out = new ByteArrayBuilder(sizeHint(r.outputs()));
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            g.writeStartObject();
+            writeOptional(g, "model_name", r.model());
+            writeOptional(g, "model_version", r.version());
+            writeOptional(g, "id", r.id());
+            g.writeObjectFieldStart("parameters");
+            writeOptional(g, "node", r.node());
+            writeOptional(g, "region", r.region());
+            g.writeNumberField("batch_rows", r.batchRows());
+            if (r.islandMode()) {
+                g.writeBooleanField("served_in_island_mode", true);
+            }
+            g.writeEndObject();
+            g.writeArrayFieldStart("outputs");
+            for (NamedTensor t : r.outputs()) {
+                writeTensor(g, t);
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /**
+     * Decodes a successful response body; the caller checks the HTTP status first, as an
+     * error body ({@code {"error": ...}}) is not a response.
+     *
+     * @throws InvalidInput for any malformed body
+     */
+    public InferenceResponse decodeResponse(byte[] body) {
+        try (JsonParser p = open(body, "response")) {
+            String model = null;
+            String version = null;
+            String id = null;
+            List<NamedTensor> outputs = null;
+            String node = null;
+            String region = null;
+            int batchRows = 0;
+            boolean island = false;
+            boolean seenModel = false;
+            boolean seenVersion = false;
+            boolean seenId = false;
+            boolean seenParameters = false;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken v = p.nextToken();
+                switch (field) {
+                    case "model_name" -> {
+                        seenModel = once(seenModel, field);
+                        model = optionalString(p, v, "\"model_name\" must be a string");
+                    }
+                    case "model_version" -> {
+                        seenVersion = once(seenVersion, field);
+                        version = optionalString(p, v, "\"model_version\" must be a string");
+                    }
+                    case "id" -> {
+                        seenId = once(seenId, field);
+                        id = optionalString(p, v, "\"id\" must be a string");
+                    }
+                    case "parameters" -> {
+                        seenParameters = once(seenParameters, field);
+                        if (v == JsonToken.VALUE_NULL) {
+                            break;
+                        }
+                        if (v != JsonToken.START_OBJECT) {
+                            throw invalid("\"parameters\" must be an object");
+                        }
+                        while (p.nextToken() == JsonToken.FIELD_NAME) {
+                            String key = p.currentName();
+                            JsonToken pv = p.nextToken();
+                            switch (key) {
+                                case "node" -> node = optionalString(p, pv, "parameter \"node\" must be a string");
+                                case "region" -> region = optionalString(p, pv, "parameter \"region\" must be a string");
+                                case "batch_rows" -> batchRows = readBatchRows(p, pv);
+                                case "served_in_island_mode" -> {
+                                    if (pv != JsonToken.VALUE_TRUE && pv != JsonToken.VALUE_FALSE) {
+                                        throw invalid("parameter \"served_in_island_mode\" must be true or false");
+                                    }
+                                    island = pv == JsonToken.VALUE_TRUE;
+                                }
+                                default -> p.skipChildren();
+                            }
+                        }
+                    }
+                    case "outputs" -> {
+                        if (outputs != null) {
+                            throw duplicateField(field);
+                        }
+                        outputs = readTensors(p, v, body, Role.OUTPUT);
+                    }
+                    default -> p.skipChildren();
+                }
+            }
+            expectEnd(p);
+            if (model == null) {
+                throw invalid("\"model_name\" is missing");
+            }
+            if (outputs == null) {
+                throw invalid("\"outputs\" is missing");
+            }
+            return new InferenceResponse(id, model, version, outputs, node, region, batchRows, island);
+        } catch (JsonProcessingException e) {
+            throw malformed(e);
+        } catch (IOException e) {
+            throw invalid("unreadable response body: " + e.getMessage());
+        }
+    }
+
+    /** The error body {@code {"error": message}}. */
+    public byte[] encodeError(String message) {
+        ByteArrayBuilder out = new ByteArrayBuilder(64 + (message == null ? 0 : message.length()));
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("error", message == null || message.isEmpty() ? "unknown error" : message);
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /** A parser positioned on the body's opening brace. */
+    private static JsonParser open(byte[] body, String what) throws IOException {
+        if (body == null || body.length == 0) {
+            throw invalid(what + " body is empty");
+        }
+        // JSON between systems is UTF-8 (RFC 8259); Jackson would also guess UTF-16/32
+        // from zero bytes or a BOM, which would break the byte offsets TensorReader keeps.
+        int b0 = body[0] & 0xFF;
+        int b1 = body.length > 1 ? body[1] & 0xFF : -1;
+        if (b0 == 0 || b1 == 0 || (b0 == 0xFE && b1 == 0xFF) || (b0 == 0xFF && b1 == 0xFE)) {
+            throw invalid(what + " body must be UTF-8 encoded JSON");
+        }
+        JsonParser p = FACTORY.createParser(body);
+        JsonToken t;
+        try {
+            t = p.nextToken();
+        } catch (IOException | RuntimeException e) {
+            p.close();
+            throw e;
+        }
+        if (t != JsonToken.START_OBJECT) {
+            p.close();
+            throw invalid(t == null ? what + " body is empty" : what + " body must be a JSON object");
+        }
+        return p;
+    }
+
+    private static void expectEnd(JsonParser p) throws IOException {
+        if (p.nextToken() != null) {
+            JsonLocation at = p.currentTokenLocation();
+            throw invalid("malformed JSON at line " + at.getLineNr() + " column " + at.getColumnNr()
+                    + ": unexpected content after the end of the object");
+        }
+    }
+
+    private List<NamedTensor> readTensors(JsonParser p, JsonToken v, byte[] body, Role role) throws IOException {
+        if (v != JsonToken.START_ARRAY) {
+            throw invalid("\"" + role.list + "\" must be an array");
+        }
+        List<NamedTensor> tensors = new ArrayList<>(4);
+        NameSet names = new NameSet();
+        int index = 0;
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+            NamedTensor t = new TensorReader(FACTORY, body, role, index++, maxElements).read(p);
+            if (!names.add(t.name())) {
+                throw invalid("duplicate " + role.noun + " '" + TensorReader.shorten(t.name()) + "'");
+            }
+            tensors.add(t);
+        }
+        return tensors;
+    }
+
+    private static List<String> readRequestedOutputs(JsonParser p, JsonToken v) throws IOException {
+        if (v == JsonToken.VALUE_NULL) {
+            return List.of();
+        }
+        if (v != JsonToken.START_ARRAY) {
+            throw invalid("\"outputs\" must be an array of objects with a \"name\"");
+        }
+        List<String> outputs = new ArrayList<>(4);
+        NameSet names = new NameSet();
+        int index = 0;
+        JsonToken t;
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t != JsonToken.START_OBJECT) {
+                throw invalid("outputs[" + index + "] must be an object with a \"name\"");
+            }
+            String name = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken fv = p.nextToken();
+                if (field.equals("name")) {
+                    if (name != null) {
+                        throw invalid("outputs[" + index + "]: duplicate field \"name\"");
+                    }
+                    if (fv != JsonToken.VALUE_STRING || p.getTextLength() == 0) {
+                        throw invalid("outputs[" + index + "]: \"name\" must be a non-empty string");
+                    }
+                    name = p.getText();
+                } else {
+                    p.skipChildren();
+                }
+            }
+            if (name == null) {
+                throw invalid("outputs[" + index + "]: missing \"name\"");
+            }
+            if (!names.add(name)) {
+                throw invalid("duplicate requested output '" + TensorReader.shorten(name) + "'");
+            }
+            outputs.add(name);
+            index++;
+        }
+        return outputs;
+    }
+
+    private static long readTimeout(JsonParser p, JsonToken v, long maxTimeoutMillis) throws IOException {
+        long millis = -1;
+        if (v == JsonToken.VALUE_NUMBER_INT) {
+            millis = p.getNumberType() == NumberType.BIG_INTEGER
+                    ? (p.getBigIntegerValue().signum() > 0 ? Long.MAX_VALUE : -1)
+                    : p.getLongValue();
+        } else if (v == JsonToken.VALUE_STRING) {
+            millis = parseDigits(p.getText());
+        }
+        if (millis <= 0) {
+            throw invalid("parameter \"timeout_ms\" must be a positive integer (milliseconds), got "
+                    + TensorReader.describe(p, v));
+        }
+        return Math.min(millis, maxTimeoutMillis);
+    }
+
+    /** A string of decimal digits as a long (saturating), or -1 if it is anything else. */
+    private static long parseDigits(String s) {
+        if (s.isEmpty()) {
+            return -1;
+        }
+        long v = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            v = v > (Long.MAX_VALUE - 9) / 10 ? Long.MAX_VALUE : v * 10 + (c - '0');
+        }
+        return v;
+    }
+
+    private static Set<String> readResidency(JsonParser p, JsonToken v) throws IOException {
+        Set<String> regions = new LinkedHashSet<>();
+        if (v == JsonToken.VALUE_NULL) {
+            return regions;
+        }
+        if (v == JsonToken.VALUE_STRING) {
+            for (String region : p.getText().split(",")) {
+                addRegion(regions, region);
+            }
+            return regions;
+        }
+        if (v == JsonToken.START_ARRAY) {
+            JsonToken t;
+            while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+                if (t != JsonToken.VALUE_STRING) {
+                    throw badResidency();
+                }
+                addRegion(regions, p.getText());
+            }
+            return regions;
+        }
+        throw badResidency();
+    }
+
+    private static void addRegion(Set<String> regions, String region) {
+        String trimmed = region.trim();
+        if (!trimmed.isEmpty()) {
+            regions.add(trimmed);
+        }
+    }
+
+    private static InvalidInput badResidency() {
+        return invalid("parameter \"residency\" must be an array of region names or a comma-separated string");
+    }
+
+    private static int readBatchRows(JsonParser p, JsonToken v) throws IOException {
+        if (v != JsonToken.VALUE_NUMBER_INT || p.getNumberType() != NumberType.INT || p.getIntValue() < 0) {
+            throw invalid("parameter \"batch_rows\" must be a non-negative integer, got "
+                    + TensorReader.describe(p, v));
+        }
+        return p.getIntValue();
+    }
+
+    private static String optionalString(JsonParser p, JsonToken v, String problem) throws IOException {
+        if (v == JsonToken.VALUE_STRING) {
+            return p.getText();
+        }
+        if (v == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        throw invalid(problem);
+    }
+
+    private static boolean once(boolean seen, String field) {
+        if (seen) {
+            throw duplicateField(field);
+        }
+        return true;
+    }
+
+    private static InvalidInput duplicateField(String field) {
+        return invalid("duplicate field \"" + field + "\"");
+    }
+
+    private static InvalidInput malformed(JsonProcessingException e) {
+        String detail = e.getOriginalMessage();
+        detail = detail == null ? e.getClass().getSimpleName()
+                : JACKSON_LOCATION.matcher(detail).replaceAll("line $1 column $2");
+        if (e instanceof StreamConstraintsException) {
+            return invalid("JSON limit exceeded: " + JACKSON_SETTING.matcher(detail).replaceAll(""));
+        }
+        JsonLocation at = e.getLocation();
+        if (at == null || at.getLineNr() < 1) {
+            return invalid("malformed JSON: " + detail);
+        }
+        return invalid("malformed JSON at line " + at.getLineNr() + " column " + at.getColumnNr() + ": " + detail);
+    }
+
+    private static InvalidInput invalid(String message) {
+        return new InvalidInput(message);
+    }
+
+    private static void writeOptional(JsonGenerator g, String field, String value) throws IOException {
+        if (value != null) {
+            g.writeStringField(field, value);
+        }
+    }
+
+    /** Writes name, datatype and shape before data, so that this codec's reader takes its one-pass path. */
+    private static void writeTensor(JsonGenerator g, NamedTensor named) throws IOException {
+        Tensor t = named.tensor();
+        g.writeStartObject();
+        g.writeStringField("name", named.name());
+        g.writeStringField("datatype", t.dtype().name());
+        g.writeArrayFieldStart("shape");
+        for (int axis = 0, rank = t.rank(); axis < rank; axis++) {
+            g.writeNumber(t.dim(axis));
+        }
+        g.writeEndArray();
+        g.writeArrayFieldStart("data");
+        switch (t.dtype()) {
+            case FP32 -> {
+                for (float v : t.floats()) {
+                    g.writeNumber(v);
+                }
+            }
+            case FP64 -> {
+                for (double v : t.doubles()) {
+                    g.writeNumber(v);
+                }
+            }
+            case INT8 -> {
+                for (byte v : t.bytes()) {
+                    g.writeNumber(v);
+                }
+            }
+            case UINT8 -> {
+                for (byte v : t.bytes()) {
+                    g.writeNumber(v & 0xFF);
+                }
+            }
+            case INT16 -> {
+                for (short v : t.shorts()) {
+                    g.writeNumber(v);
+                }
+            }
+            case INT32 -> {
+                for (int v : t.ints()) {
+                    g.writeNumber(v);
+                }
+            }
+            case INT64 -> {
+                for (long v : t.longs()) {
+                    g.writeNumber(v);
+                }
+            }
+            case BOOL -> {
+                for (boolean v : t.booleans()) {
+                    g.writeBoolean(v);
+                }
+            }
+        }
+        g.writeEndArray();
+        g.writeEndObject();
+    }
+
+    /** A guess at the encoded size, so that most bodies are written into one buffer. */
+    private static int sizeHint(List<NamedTensor> tensors) {
+        long bytes = 256;
+        for (NamedTensor named : tensors) {
+            Tensor t = named.tensor();
+            int perElement = switch (t.dtype()) {
+                case FP32 -> 11;
+                case FP64, INT64 -> 20;
+                case INT32 -> 11;
+                case INT16 -> 7;
+                case INT8, UINT8 -> 4;
+                case BOOL -> 6;
+            };
+            bytes += 96 + named.name().length() + (long) t.size() * perElement;
+        }
+        return (int) Math.min(bytes, MAX_SIZE_HINT);
+    }
+
+    /** Names seen so far: a list scan while there are few, a hash set once there are many. */
+    private static final class NameSet {
+        private static final int SCAN_LIMIT = 8;
+        private final List<String> few = new ArrayList<>(SCAN_LIMIT);
+        private Set<String> many;
+
+        boolean add(String name) {
+            if (many != null) {
+                return many.add(name);
+            }
+            if (few.contains(name)) {
+                return false;
+            }
+            few.add(name);
+            if (few.size() == SCAN_LIMIT) {
+                many = new HashSet<>(few);
+            }
+            return true;
+        }
+    }
+}

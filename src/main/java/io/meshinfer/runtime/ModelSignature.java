@@ -1,0 +1,182 @@
+package io.meshinfer.runtime;
+
+import io.meshinfer.api.InferenceException;
+import io.meshinfer.tensor.NamedTensor;
+import io.meshinfer.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The inputs and outputs of a model and whether requests to it can be batched.
+ *
+ * <p>A model is batchable only when every input and every output has a dynamic leading
+ * dimension with the same symbolic name: then that axis is the batch axis and requests
+ * whose other dimensions agree can be concatenated along it. Any other model (fixed
+ * leading dimensions, batch on another axis, rank-0 inputs) runs one request at a time.
+ */
+public record ModelSignature(List<TensorSpec> inputs, List<TensorSpec> outputs, String batchSymbol) {
+
+    public ModelSignature {
+        inputs = List.copyOf(inputs);
+        outputs = List.copyOf(outputs);
+        batchSymbol = batchSymbol == null ? "" : batchSymbol;
+    }
+
+    /** The signature of a model with these inputs and outputs, finding its batch axis. */
+    public static ModelSignature of(List<TensorSpec> inputs, List<TensorSpec> outputs) {
+        return new ModelSignature(inputs, outputs, findBatchSymbol(inputs, outputs));
+    }
+
+    private static String findBatchSymbol(List<TensorSpec> inputs, List<TensorSpec> outputs) {
+        if (inputs.isEmpty() || outputs.isEmpty()) {
+            return "";
+        }
+        String symbol = null;
+        List<TensorSpec> all = new ArrayList<>(inputs);
+        all.addAll(outputs);
+        for (TensorSpec spec : all) {
+            if (spec.rank() == 0) {
+                return "";
+            }
+            TensorSpec.Dim lead = spec.shape().get(0);
+            if (!lead.isDynamic() || lead.symbol().isEmpty()) {
+                return "";
+            }
+            if (symbol == null) {
+                symbol = lead.symbol();
+            } else if (!symbol.equals(lead.symbol())) {
+                return "";
+            }
+        }
+        return symbol;
+    }
+
+    /** Whether requests can share a run, concatenated along axis 0. */
+    public boolean batchable() {
+        return !batchSymbol.isEmpty();
+    }
+
+    public TensorSpec input(String name) {
+        return find(inputs, name);
+    }
+
+    public TensorSpec output(String name) {
+        return find(outputs, name);
+    }
+
+    private static TensorSpec find(List<TensorSpec> specs, String name) {
+        for (TensorSpec s : specs) {
+            if (s.name().equals(name)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Checks a request against this signature and puts its inputs in the model's order.
+     *
+     * @param given the request's inputs
+     * @param requestedOutputs output names to return; empty for all
+     * @param maxBytes the largest total size of the inputs' data
+     * @throws InferenceException.InvalidInput naming the first thing that does not fit
+     */
+    public Prepared prepare(List<NamedTensor> given, List<String> requestedOutputs, long maxBytes) {
+        Map<String, Tensor> byName = new HashMap<>();
+        long bytes = 0;
+        for (NamedTensor t : given) {
+            if (byName.put(t.name(), t.tensor()) != null) {
+                throw invalid("duplicate input '" + t.name() + "'");
+            }
+            if (input(t.name()) == null) {
+                throw invalid("unexpected input '" + t.name() + "' (model inputs: " + names(inputs) + ")");
+            }
+            bytes += t.tensor().byteSize();
+        }
+        if (bytes > maxBytes) {
+            throw invalid("inputs hold " + bytes + " bytes, more than the limit of " + maxBytes);
+        }
+        List<NamedTensor> ordered = new ArrayList<>(inputs.size());
+        Map<String, Long> symbols = new HashMap<>();
+        Map<String, String> symbolSource = new HashMap<>();
+        StringBuilder key = new StringBuilder();
+        for (TensorSpec spec : inputs) {
+            Tensor t = byName.get(spec.name());
+            if (t == null) {
+                throw invalid("missing input '" + spec.name() + "' (model inputs: " + names(inputs) + ")");
+            }
+            checkTensor(spec, t, symbols, symbolSource);
+            ordered.add(new NamedTensor(spec.name(), t));
+            for (int d = 1; d < t.rank(); d++) {
+                key.append(t.dim(d)).append(',');
+            }
+            key.append(';');
+        }
+        for (String name : requestedOutputs) {
+            if (output(name) == null) {
+                throw invalid("unknown output '" + name + "' (model outputs: " + names(outputs) + ")");
+            }
+        }
+        if (new HashSet<>(requestedOutputs).size() != requestedOutputs.size()) {
+            throw invalid("an output is requested twice: " + requestedOutputs);
+        }
+        int rows = batchable() ? (int) ordered.get(0).tensor().dim(0) : 1;
+        return new Prepared(ordered, rows, batchable() ? key.toString() : "", List.copyOf(requestedOutputs));
+    }
+
+    private static void checkTensor(TensorSpec spec, Tensor t, Map<String, Long> symbols,
+                                    Map<String, String> symbolSource) {
+        if (t.dtype() != spec.dtype()) {
+            throw invalid("input '" + spec.name() + "': datatype " + t.dtype()
+                    + " does not match the model's " + spec.dtype());
+        }
+        long[] shape = t.shape();
+        if (shape.length != spec.rank()) {
+            throw invalid("input '" + spec.name() + "': shape " + Arrays.toString(shape) + " has rank "
+                    + shape.length + ", the model expects rank " + spec.rank() + " " + spec.shapeString());
+        }
+        for (int d = 0; d < shape.length; d++) {
+            TensorSpec.Dim dim = spec.shape().get(d);
+            if (!dim.isDynamic()) {
+                if (dim.size() != shape[d]) {
+                    throw invalid("input '" + spec.name() + "': shape " + Arrays.toString(shape)
+                            + " does not match the model's " + spec.shapeString()
+                            + " (dimension " + d + " must be " + dim.size() + ")");
+                }
+            } else if (!dim.symbol().isEmpty()) {
+                Long seen = symbols.putIfAbsent(dim.symbol(), shape[d]);
+                if (seen == null) {
+                    symbolSource.put(dim.symbol(), spec.name());
+                } else if (seen != shape[d]) {
+                    throw invalid("input '" + spec.name() + "': dimension '" + dim.symbol() + "' is " + shape[d]
+                            + ", but " + seen + " in input '" + symbolSource.get(dim.symbol()) + "'");
+                }
+            }
+        }
+    }
+
+    private static String names(List<TensorSpec> specs) {
+        return specs.stream().map(TensorSpec::name).collect(Collectors.joining(", "));
+    }
+
+    private static InferenceException.InvalidInput invalid(String message) {
+        return new InferenceException.InvalidInput(message);
+    }
+
+    /**
+     * A request that fits the signature: inputs in the model's order, the number of rows
+     * it adds to a batch (1 for a model that cannot batch), the key requests must share to
+     * be batched together (their non-batch dimensions), and the outputs to return.
+     */
+    public record Prepared(List<NamedTensor> inputs, int rows, String batchKey, List<String> outputs) {
+        public Set<String> outputSet() {
+            return Set.copyOf(outputs);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package io.meshinfer.testkit;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.meshinfer.node.MeshConfig;
+import io.meshinfer.node.MeshNode;
+import io.meshinfer.node.NodeResources;
+import io.meshinfer.runtime.RuntimeSettings;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real single-node meshinfer cluster in this JVM for tests: its own actor system on a
+ * free port, HTTP on a free port, a temporary data directory, serialize-messages on.
+ */
+public final class TestNode implements AutoCloseable {
+    private final MeshNode node;
+    private final NodeResources resources;
+    private final Path dataDir;
+
+    private TestNode(MeshNode node, NodeResources resources, Path dataDir) {
+        this.node = node;
+        this.resources = resources;
+        this.dataDir = dataDir;
+    }
+
+    public static TestNode start() {
+        return start(Map.of());
+    }
+
+    /** Starts a node with these configuration overrides (keys as in reference.conf). */
+    public static TestNode start(Map<String, Object> overrides) {
+        try {
+            Path dataDir = Files.createTempDirectory("meshinfer-test");
+            Map<String, Object> all = new HashMap<>(overrides);
+            all.put("meshinfer.node.data-dir", dataDir.toString());
+            all.putIfAbsent("meshinfer.node.name", "test-node");
+            Config config = MeshConfig.load(ConfigFactory.parseMap(all)).resolve();
+            NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config), dataDir);
+            MeshNode node = MeshNode.start(config, resources);
+            node.awaitUp(Duration.ofSeconds(30));
+            return new TestNode(node, resources, dataDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public MeshNode node() {
+        return node;
+    }
+
+    public NodeResources resources() {
+        return resources;
+    }
+
+    public String url() {
+        return node.httpUrl();
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    @Override
+    public void close() {
+        try {
+            node.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("node did not stop", e);
+        } finally {
+            resources.close();
+        }
+    }
+}
