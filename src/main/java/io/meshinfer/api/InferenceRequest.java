@@ -85,6 +85,11 @@ public record InferenceRequest(
             return this;
         }
 
+        public Builder inputs(List<NamedTensor> tensors) {
+            inputs.addAll(tensors);
+            return this;
+        }
+
         public Builder output(String name) {
             outputs.add(name);
             return this;

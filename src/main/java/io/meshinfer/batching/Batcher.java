@@ -175,14 +175,19 @@ public final class Batcher {
 
     private void closeQueue() {
         if (closed.compareAndSet(false, true)) {
-            queue.complete();
+            try {
+                queue.complete();
+            } catch (IllegalStateException streamEnded) {
+                // the stream ended first; its termination has already answered what was outstanding
+                log.debug("batcher {} had already stopped", name);
+            }
         }
     }
 
     /** Stops at once; requests not yet run are answered {@code UNAVAILABLE}. */
     public void abort() {
-        killSwitch.shutdown();
         closeQueue();
+        killSwitch.shutdown();
         failOutstanding(ErrorKind.UNAVAILABLE, "replica " + name + " was stopped");
     }
 
@@ -311,7 +316,11 @@ public final class Batcher {
             if (answered.compareAndSet(false, true)) {
                 outstanding.remove(this);
                 stats.succeeded.increment();
-                sink.success(outputs, batchRows, queueNanos);
+                try {
+                    sink.success(outputs, batchRows, queueNanos);
+                } catch (RuntimeException e) {
+                    log.error("the result sink of a request to replica {} failed", name, e);
+                }
             }
         }
 
@@ -319,7 +328,11 @@ public final class Batcher {
             if (answered.compareAndSet(false, true)) {
                 outstanding.remove(this);
                 stats.failed.increment();
-                sink.failure(new InferenceError(kind, message));
+                try {
+                    sink.failure(new InferenceError(kind, message));
+                } catch (RuntimeException e) {
+                    log.error("the result sink of a request to replica {} failed", name, e);
+                }
             }
         }
     }

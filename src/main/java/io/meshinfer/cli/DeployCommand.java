@@ -14,9 +14,12 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code meshinfer deploy}: uploads a model version and waits until it is ready to serve. */
-@Command(name = "deploy", mixinStandardHelpOptions = true,
+@Command(name = "deploy",
         description = "Register and place a model version (the ONNX file is uploaded to the gateway node).")
 final class DeployCommand implements Callable<Integer> {
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    boolean help;
+
     @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
     String gateway;
 

@@ -10,9 +10,12 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code meshinfer infer}: sends one Open Inference Protocol request and prints the answer. */
-@Command(name = "infer", mixinStandardHelpOptions = true,
+@Command(name = "infer",
         description = "Send one Open Inference Protocol (KServe v2) JSON request and print the response.")
 final class InferCommand implements Callable<Integer> {
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+    boolean help;
+
     @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
     String gateway;
 

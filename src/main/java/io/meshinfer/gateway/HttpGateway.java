@@ -294,6 +294,11 @@ public final class HttpGateway extends AllDirectives {
                         .thenCompose(inspected -> register(req, options, inspected))
                         .exceptionally(error -> {
                             deleteQuietly(tmp);
+                            EntityStreamSizeException tooLarge = sizeLimitCause(error);
+                            if (tooLarge != null) {
+                                return errorResponse(StatusCodes.PAYLOAD_TOO_LARGE, "the model file is larger than"
+                                        + " the limit of " + tooLarge.limit() + " bytes");
+                            }
                             return errorResponse(asInferenceException(error));
                         });
                 return completeWithFuture(result);
@@ -452,6 +457,19 @@ public final class HttpGateway extends AllDirectives {
             }
             return response;
         });
+    }
+
+    /** The size-limit failure somewhere in {@code error}'s causes, or null. */
+    private static EntityStreamSizeException sizeLimitCause(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof EntityStreamSizeException e) {
+                return e;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return null;
     }
 
     private static void deleteQuietly(Path p) {

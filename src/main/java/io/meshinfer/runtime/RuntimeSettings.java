@@ -13,6 +13,10 @@ public record RuntimeSettings(int intraOpThreads, int interOpThreads, boolean al
         if (intraOpThreads < 1 || interOpThreads < 1) {
             throw new IllegalArgumentException("ONNX Runtime thread counts must be at least 1");
         }
+        if (!java.util.List.of("none", "basic", "extended", "all").contains(optimizationLevel)) {
+            throw new IllegalArgumentException("meshinfer.runtime.optimization-level must be none, basic, extended"
+                    + " or all, not '" + optimizationLevel + "'");
+        }
     }
 
     public static RuntimeSettings fromConfig(Config root) {

@@ -5,19 +5,13 @@ import com.esotericsoftware.kryo.KryoException;
 import com.esotericsoftware.kryo.Serializer;
 import com.esotericsoftware.kryo.io.Input;
 import com.esotericsoftware.kryo.io.Output;
-import com.esotericsoftware.kryo.serializers.ImmutableCollectionsSerializers;
 import com.esotericsoftware.kryo.util.Pool;
 import com.typesafe.config.Config;
 import io.meshinfer.tensor.DType;
 import io.meshinfer.tensor.Tensor;
 import java.io.NotSerializableException;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.TreeMap;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
@@ -72,12 +66,8 @@ public final class KryoSerializer extends SerializerWithStringManifest {
         kryo.setRegistrationRequired(true);
         kryo.setReferences(false);
         kryo.setClassLoader(system.dynamicAccess().classLoader());
-        ImmutableCollectionsSerializers.registerSerializers(kryo);
-        for (Class<?> c : List.of(ArrayList.class, HashMap.class, LinkedHashMap.class, TreeMap.class,
-                HashSet.class, LinkedHashSet.class, String[].class, long[].class, int[].class, float[].class,
-                double[].class, short[].class, byte[].class, boolean[].class, Object[].class)) {
-            kryo.register(c);
-        }
+        kryo.setMaxDepth(64);
+        BoundedSerializers.register(kryo);
         kryo.register(DType.class);
         kryo.register(Tensor.class, new TensorSerializer());
         ActorRefSerializer refs = new ActorRefSerializer(ActorRefResolver.get(Adapter.toTyped(system)));
@@ -117,8 +107,12 @@ public final class KryoSerializer extends SerializerWithStringManifest {
     public Object fromBinary(byte[] bytes, String manifest) throws NotSerializableException {
         Kryo kryo = pool.obtain();
         try {
-            return kryo.readClassAndObject(new Input(bytes));
-        } catch (KryoException | IllegalArgumentException | IndexOutOfBoundsException | ClassCastException e) {
+            Object o = kryo.readClassAndObject(new BoundedSerializers.BoundedInput(bytes));
+            if (o == null) {
+                throw new NotSerializableException("refused a message of " + bytes.length + " bytes: it decodes to null");
+            }
+            return o;
+        } catch (RuntimeException e) {
             NotSerializableException nse = new NotSerializableException("refused a message of " + bytes.length
                     + " bytes: " + e.getMessage());
             nse.initCause(e);

@@ -319,6 +319,10 @@ class OipJsonTest {
                 bad(x + "'datatype':'INT64','shape':[1],'data':[1e999999999]}]}",
                         "input 'x': element 0 is 1e999999999, out of range for INT64 "
                                 + "(-9223372036854775808..9223372036854775807)"),
+                bad(x + "'datatype':'INT32','shape':[1],'data':[9E99999999999]}]}",
+                        "input 'x': element 0 is 9E99999999999, out of range for INT32 (-2147483648..2147483647)"),
+                bad(x + "'datatype':'INT32','shape':[1],'data':[1E-99999999999]}]}",
+                        "input 'x': element 0 is 1E-99999999999, not an integer"),
                 bad(x + "'datatype':'INT32','shape':[2],'data':[1,1.5]}]}", "input 'x': element 1 is 1.5, not an integer"),
                 bad(x + "'datatype':'INT32','shape':[1],'data':[NaN]}]}", "input 'x': element 0 is NaN, not an integer"),
                 bad(x + "'datatype':'INT64','shape':[1],'data':['7']}]}", "input 'x': element 0 is \"7\", not an integer"),
@@ -396,6 +400,42 @@ class OipJsonTest {
                 + "[".repeat(5000) + "]".repeat(5000) + "}]}";
         InvalidInput e = assertThrows(InvalidInput.class, () -> decode(json));
         assertEquals("JSON limit exceeded: Document nesting depth (1001) exceeds the maximum allowed (1000)", e.getMessage());
+    }
+
+    @Test
+    void corruptedBodiesFailOnlyWithInvalidInput() {
+        String[] seeds = {
+                text(body("{'id':'a','parameters':{'timeout_ms':5,'residency':['eu']},'inputs':[{'name':'x','datatype':"
+                        + "'FP32','shape':[2,2],'data':[[1.5,NaN],['Infinity',-2e3]]},{'data':[1,0,true],'name':'b',"
+                        + "'shape':[3],'datatype':'BOOL'}],'outputs':[{'name':'y'}]}")),
+                text(body("{'inputs':[{'name':'i','datatype':'INT64','shape':[],'data':9223372036854775807},"
+                        + "{'shape':[1,2],'name':'u','datatype':'UINT8','data':[255,3.0]},{'name':'d','datatype':'FP64',"
+                        + "'shape':[2],'data':[1e300,'-inf']}],'parameters':{'timeout_ms':'77','residency':'a,b'}}")),
+                text(body("{'model_name':'m','id':'r','parameters':{'node':'n','batch_rows':2,'served_in_island_mode':true},"
+                        + "'outputs':[{'data':[[-128],[127]],'name':'y','shape':[2,1],'datatype':'INT8'}]}"))};
+        String alphabet = "{}[],:\"0123456789.eE-+ntfaNI\\ \n";
+        java.util.Random random = new java.util.Random(7);
+        for (int round = 0; round < 20_000; round++) {
+            StringBuilder b = new StringBuilder(seeds[random.nextInt(seeds.length)]);
+            for (int edits = 1 + random.nextInt(3); edits > 0 && b.length() > 0; edits--) {
+                int at = random.nextInt(b.length());
+                switch (random.nextInt(3)) {
+                    case 0 -> b.setCharAt(at, alphabet.charAt(random.nextInt(alphabet.length())));
+                    case 1 -> b.deleteCharAt(at);
+                    default -> b.setLength(at);
+                }
+            }
+            byte[] bytes = b.toString().getBytes(StandardCharsets.UTF_8);
+            try {
+                if (round % 2 == 0) {
+                    codec.decodeRequest(bytes, "m", null, DEFAULT_TIMEOUT, MAX_TIMEOUT);
+                } else {
+                    codec.decodeResponse(bytes);
+                }
+            } catch (InvalidInput expected) {
+                assertTrue(expected.getMessage().length() < 300, expected.getMessage());
+            }
+        }
     }
 
     @Test

@@ -1,0 +1,101 @@
+package io.meshinfer.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.meshinfer.testkit.TestNode;
+import io.meshinfer.testmodels.TestModels;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI commands against a real node, as a user runs them. */
+class CliTest {
+    private static TestNode node;
+
+    @BeforeAll
+    static void start() {
+        node = TestNode.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        node.close();
+    }
+
+    /** Exit code and what the command printed on stdout and stderr. */
+    record Run(int code, String out, String err) {
+    }
+
+    private static synchronized Run run(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int code = Main.run(args);
+            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String cmd : new String[] {"node", "deploy", "infer", "status", "demo"}) {
+            Run r = run(cmd, "--help");
+            assertEquals(0, r.code(), cmd);
+            assertTrue(r.out().contains("Usage: meshinfer " + cmd), r.out());
+        }
+        assertEquals(2, run("deploy").code(), "missing required options is a usage error");
+    }
+
+    @Test
+    void deployInferAndStatusWorkAgainstANode(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("mlp.onnx");
+        Files.write(model, TestModels.mlp());
+        Run deployed = run("deploy", "--gateway", node.url(), "--model", "cli-mlp", "--version", "3",
+                "--file", model.toString(), "--replicas", "1", "--max-batch", "8");
+        assertEquals(0, deployed.code(), deployed.err());
+        assertTrue(deployed.out().contains("cli-mlp@3 is ready"), deployed.out());
+
+        Path request = dir.resolve("request.json");
+        Files.writeString(request, "{\"id\":\"cli-1\",\"inputs\":[{\"name\":\"x\",\"shape\":[1,4],"
+                + "\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]}");
+        Run inferred = run("infer", "--gateway", node.url(), "--model", "cli-mlp", "--input", request.toString());
+        assertEquals(0, inferred.code(), inferred.err());
+        assertTrue(inferred.out().contains("\"id\" : \"cli-1\""), inferred.out());
+        assertTrue(inferred.out().contains("\"model_version\" : \"3\""), inferred.out());
+
+        Run status = run("status", "--gateway", node.url());
+        assertEquals(0, status.code(), status.err());
+        assertTrue(status.out().contains("cli-mlp@3#0"), status.out());
+        assertTrue(status.out().contains("3=100%"), status.out());
+    }
+
+    @Test
+    void failuresAreReportedWithTheGatewaysMessageAndExitCode1(@TempDir Path dir) throws Exception {
+        Path bad = dir.resolve("bad.onnx");
+        Files.writeString(bad, "not a model");
+        Run deployed = run("deploy", "--gateway", node.url(), "--model", "bad", "--version", "1",
+                "--file", bad.toString());
+        assertEquals(1, deployed.code());
+        assertTrue(deployed.err().contains("HTTP 400"), deployed.err());
+        assertTrue(deployed.err().contains("not a valid ONNX model"), deployed.err());
+
+        Path request = dir.resolve("request.json");
+        Files.writeString(request, "{\"inputs\":[]}");
+        Run inferred = run("infer", "--gateway", node.url(), "--model", "nobody", "--input", request.toString());
+        assertEquals(1, inferred.code());
+        assertTrue(inferred.err().contains("model 'nobody' is not deployed"), inferred.err());
+    }
+}

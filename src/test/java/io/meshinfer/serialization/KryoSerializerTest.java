@@ -1,0 +1,170 @@
+package io.meshinfer.serialization;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.meshinfer.api.ErrorKind;
+import io.meshinfer.api.InferenceError;
+import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.node.MeshConfig;
+import io.meshinfer.registry.ModelEntry;
+import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.runtime.ModelSignature;
+import io.meshinfer.runtime.TensorSpec;
+import io.meshinfer.shard.ModelReplica;
+import io.meshinfer.tensor.DType;
+import io.meshinfer.tensor.NamedTensor;
+import io.meshinfer.tensor.Tensor;
+import java.io.NotSerializableException;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/** Every cluster message through the real serializer bound in meshinfer-pekko.conf. */
+class KryoSerializerTest {
+    private static final ActorTestKit TESTKIT = ActorTestKit.create("kryo", MeshConfig.load().resolve());
+    private static final Serialization SERIALIZATION =
+            SerializationExtension.get(Adapter.toClassic(TESTKIT.system()));
+
+    @AfterAll
+    static void stop() {
+        TESTKIT.shutdownTestKit();
+    }
+
+    private static Object roundTrip(Object o) throws NotSerializableException {
+        Serializer s = SERIALIZATION.findSerializerFor(o);
+        assertInstanceOf(KryoSerializer.class, s, "bound to Kryo: " + o.getClass());
+        byte[] bytes = s.toBinary(o);
+        return SERIALIZATION.deserialize(bytes, s.identifier(), Serializers.manifestFor(s, o)).get();
+    }
+
+    private static List<NamedTensor> everyType() {
+        return List.of(
+                new NamedTensor("f", Tensor.ofFloats(new long[] {2, 2}, 1f, Float.NaN, Float.NEGATIVE_INFINITY, -0f)),
+                new NamedTensor("d", Tensor.ofDoubles(new long[] {1}, Math.PI)),
+                new NamedTensor("i8", Tensor.of(DType.INT8, new long[] {2}, new byte[] {-128, 127})),
+                new NamedTensor("u8", Tensor.ofUint8(new long[] {2}, (byte) 255, (byte) 0)),
+                new NamedTensor("i16", Tensor.of(DType.INT16, new long[] {1}, new short[] {-3})),
+                new NamedTensor("i32", Tensor.ofInts(new long[] {0, 4})),
+                new NamedTensor("i64", Tensor.ofLongs(new long[] {}, Long.MIN_VALUE)),
+                new NamedTensor("b", Tensor.ofBooleans(new long[] {3}, true, false, true)));
+    }
+
+    @Test
+    void inferMessageWithEveryTensorTypeRoundTrips() throws Exception {
+        TestProbe<ModelReplica.Reply> probe = TESTKIT.createTestProbe();
+        InferenceRequest req = new InferenceRequest("id-1", "m", "2", everyType(), List.of("out"), 1500,
+                Set.of("eu-west", "us-east"));
+        ModelReplica.Infer back = (ModelReplica.Infer) roundTrip(new ModelReplica.Infer(req, probe.getRef()));
+        assertEquals(probe.getRef(), back.replyTo());
+        InferenceRequest r = back.request();
+        assertEquals(req.id(), r.id());
+        assertEquals(req.model(), r.model());
+        assertEquals(req.version(), r.version());
+        assertEquals(req.outputs(), r.outputs());
+        assertEquals(req.timeoutMillis(), r.timeoutMillis());
+        assertEquals(req.residency(), r.residency());
+        for (int i = 0; i < req.inputs().size(); i++) {
+            assertEquals(req.inputs().get(i).name(), r.inputs().get(i).name());
+            assertTrue(req.inputs().get(i).tensor().contentEquals(r.inputs().get(i).tensor()),
+                    req.inputs().get(i).name());
+        }
+    }
+
+    @Test
+    void repliesRoundTrip() throws Exception {
+        InferenceResponse resp = new InferenceResponse("id", "m", "1", everyType(), "n1", "eu", 7, true);
+        ModelReplica.Answer a = (ModelReplica.Answer) roundTrip(new ModelReplica.Answer(resp));
+        assertEquals(7, a.response().batchRows());
+        assertTrue(a.response().islandMode());
+        assertTrue(resp.output("b").contentEquals(a.response().output("b")));
+        ModelReplica.Failure f = (ModelReplica.Failure) roundTrip(
+                new ModelReplica.Failure(new InferenceError(ErrorKind.OVERLOADED, "queue full")));
+        assertEquals(new InferenceError(ErrorKind.OVERLOADED, "queue full"), f.error());
+        assertEquals(ModelReplica.Wake.INSTANCE, roundTrip(ModelReplica.Wake.INSTANCE));
+        assertEquals(ModelReplica.Stop.INSTANCE, roundTrip(ModelReplica.Stop.INSTANCE));
+    }
+
+    @Test
+    void catalogEntryRoundTrips() throws Exception {
+        ModelSignature sig = ModelSignature.of(
+                List.of(new TensorSpec("x", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(4)))),
+                List.of(new TensorSpec("y", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(3)))));
+        ModelManifest m = new ModelManifest("m", "1", "ab".repeat(32), 123, sig, 2, Set.of("eu"), 8, null,
+                "n1", 42L, "alice");
+        ModelEntry e = ModelEntry.empty("m").withVersion(m);
+        assertEquals(e, roundTrip(e));
+    }
+
+    @Test
+    void unregisteredClassesAreRefused() throws Exception {
+        KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> kryo.toBinary(new java.util.concurrent.atomic.AtomicLong(3)));
+        assertTrue(e.getMessage().contains("AtomicLong"), e.getMessage());
+    }
+
+    @Test
+    void garbageOnTheWireIsRefusedNotDecoded() throws Exception {
+        KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
+        Random rnd = new Random(42);
+        int refused = 0;
+        for (int i = 0; i < 2000; i++) {
+            byte[] bytes = new byte[1 + rnd.nextInt(64)];
+            rnd.nextBytes(bytes);
+            try {
+                Object o = kryo.fromBinary(bytes, "");
+                assertTrue(o == null || o.getClass().getName().startsWith("io.meshinfer")
+                        || o.getClass().getName().startsWith("java.") || o.getClass().isArray()
+                        || o.getClass().getName().startsWith("org.apache.pekko.actor.typed."),
+                        "decoded into an unregistered " + o.getClass());
+            } catch (NotSerializableException expected) {
+                refused++;
+            }
+        }
+        assertTrue(refused > 1000, "most random inputs are refused: " + refused);
+    }
+
+    @Test
+    void corruptedMessagesAreRefusedOrDecodedButNeverCrash() throws Exception {
+        KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
+        TestProbe<ModelReplica.Reply> probe = TESTKIT.createTestProbe();
+        byte[] valid = kryo.toBinary(new ModelReplica.Infer(new InferenceRequest("id", "m", null, everyType(),
+                List.of(), 100, Set.of("eu")), probe.getRef()));
+        Random rnd = new Random(7);
+        for (int i = 0; i < 5000; i++) {
+            byte[] bytes = valid.clone();
+            for (int flips = 1 + rnd.nextInt(4); flips > 0; flips--) {
+                bytes[rnd.nextInt(bytes.length)] = (byte) rnd.nextInt(256);
+            }
+            try {
+                kryo.fromBinary(bytes, "");
+            } catch (NotSerializableException refused) {
+                assertTrue(refused.getMessage().startsWith("refused a message"), refused.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void aTensorClaimingMoreDataThanTheMessageHoldsIsRefused() throws Exception {
+        KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
+        byte[] ok = kryo.toBinary(new NamedTensor("x", Tensor.ofFloats(new long[] {4}, 1, 2, 3, 4)));
+        byte[] truncated = java.util.Arrays.copyOf(ok, ok.length - 5);
+        assertThrows(NotSerializableException.class, () -> kryo.fromBinary(truncated, ""));
+        NamedTensor back = (NamedTensor) kryo.fromBinary(ok, "");
+        assertArrayEquals(new float[] {1, 2, 3, 4}, back.tensor().floats());
+    }
+}
