@@ -11,7 +11,7 @@ import io.meshinfer.node.MeshConfig;
 import io.meshinfer.node.MeshNode;
 import io.meshinfer.node.NodeResources;
 import io.meshinfer.runtime.RuntimeSettings;
-import io.meshinfer.shard.LocalReplicas;
+import io.meshinfer.shard.PooledReplica;
 import io.meshinfer.tensor.Tensor;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -88,11 +88,11 @@ final class DemoCommand implements Callable<Integer> {
                     + "(try: scripts/meshinfer status --gateway " + node.httpUrl() + ")");
             if (keepRunning) {
                 System.out.println("--keep-running: the node stays up until Ctrl-C");
-                node.system().getWhenTerminated().toCompletableFuture().join();
+                node.whenExited().toCompletableFuture().join();
             }
             return summary.unanswered() == 0 && summary.failed() == 0 ? 0 : 1;
         } finally {
-            node.stop().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            node.shutdown().toCompletableFuture().get(90, TimeUnit.SECONDS);
             resources.close();
             deleteTree(dataDir);
         }
@@ -109,10 +109,10 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("deployed " + DemoModel.NAME + "@1 (" + Files.size(model) + " bytes): features[batch,"
                 + DemoModel.FEATURES + "] -> probabilities[batch," + DemoModel.CLASSES.size() + "]");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!node.localReplicas().anyReady(DemoModel.NAME, "1")) {
+        while (!node.versionReady(DemoModel.NAME, "1")) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("the demo model did not become ready: "
-                        + node.localReplicas().all());
+                        + node.clusterSnapshot().replicas());
             }
             sleepMillis(50); // polling the replica registry while the model loads
         }
@@ -237,11 +237,9 @@ final class DemoCommand implements Callable<Integer> {
             double seconds = elapsedNanos / 1e9;
             long runs = 0;
             long batched = 0;
-            for (LocalReplicas.Entry e : node.localReplicas().all()) {
-                if (e.batcher() != null) {
-                    runs += e.batcher().stats().runs();
-                    batched += e.batcher().stats().batchedRequests();
-                }
+            for (PooledReplica r : node.pool().all()) {
+                runs += r.batcher().stats().runs();
+                batched += r.batcher().stats().batchedRequests();
             }
             System.out.println();
             System.out.println("summary");

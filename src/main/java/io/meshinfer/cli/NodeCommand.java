@@ -62,8 +62,29 @@ final class NodeCommand implements Callable<Integer> {
             MeshNode node = MeshNode.start(config, resources);
             System.out.println("meshinfer node " + node.settings().name() + " (region " + node.settings().region()
                     + ") serving " + node.httpUrl());
-            node.system().getWhenTerminated().toCompletableFuture().join();
-            return 0;
+            java.util.concurrent.atomic.AtomicBoolean leaving = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread hook = new Thread(() -> {
+                leaving.set(true);
+                int code = gracefulLeave(node);
+                System.out.flush();
+                Runtime.getRuntime().halt(code); // the leave is done; report its outcome, not the signal
+            }, "meshinfer-leave");
+            Runtime.getRuntime().addShutdownHook(hook);
+            int code = node.whenExited().toCompletableFuture().join();
+            if (!leaving.get()) {
+                Runtime.getRuntime().removeShutdownHook(hook); // on SIGTERM the hook halts the JVM itself
+            }
+            return code;
+        }
+    }
+
+    /** SIGTERM or Ctrl-C: leave gracefully, within a bound. */
+    private static int gracefulLeave(MeshNode node) {
+        try {
+            return node.shutdown().toCompletableFuture().get(90, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            System.err.println("graceful leave did not finish: " + e);
+            return 1;
         }
     }
 

@@ -2,7 +2,7 @@ package io.meshinfer.client;
 
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
-import io.meshinfer.routing.Router;
+import io.meshinfer.routing.InferenceService;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -22,18 +22,18 @@ import java.util.concurrent.CompletionStage;
  * }</pre>
  */
 public final class InferenceClient {
-    private final Router router;
+    private final InferenceService service;
 
-    private InferenceClient(Router router) {
-        this.router = router;
+    private InferenceClient(InferenceService service) {
+        this.service = service;
     }
 
-    /** A client that routes through {@code router} (a node's, or a client-only member's). */
-    public static InferenceClient of(Router router) {
-        return new InferenceClient(router);
+    /** A client that sends requests through {@code service} (a node, or a client-only member). */
+    public static InferenceClient of(InferenceService service) {
+        return new InferenceClient(service);
     }
 
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
-        return router.infer(request);
+        return service.infer(request);
     }
 }

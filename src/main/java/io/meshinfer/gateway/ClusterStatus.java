@@ -4,76 +4,57 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.meshinfer.registry.ModelEntry;
-import io.meshinfer.registry.ReplicaId;
-import io.meshinfer.shard.LocalReplicas;
-import java.util.Set;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.cluster.ClusterEvent;
-import org.apache.pekko.cluster.Member;
-import org.apache.pekko.cluster.typed.Cluster;
+import io.meshinfer.routing.MemberInfo;
+import io.meshinfer.shard.ServedCounters;
 
-/**
- * The JSON of {@code GET /v1/cluster}: this node, every member with its region, zone,
- * status and reachability as this node sees them, the replicas, and each model's
- * versions and traffic split.
- */
+/** The JSON of {@code GET /v1/cluster}, from a {@link ClusterSnapshot}. */
 final class ClusterStatus {
     private ClusterStatus() {
     }
 
-    /** The role prefix under which a node publishes its region, zone and name. */
-    static String role(Set<String> roles, String prefix, String fallback) {
-        for (String r : roles) {
-            if (r.startsWith(prefix)) {
-                return r.substring(prefix.length());
-            }
-        }
-        return fallback;
-    }
-
-    static ObjectNode toJson(ActorSystem<?> system, HttpGateway.GatewayContext ctx, ObjectMapper mapper) {
-        Cluster cluster = Cluster.get(system);
-        ClusterEvent.CurrentClusterState state = cluster.state();
+    static ObjectNode toJson(ClusterSnapshot s, ObjectMapper mapper) {
         ObjectNode n = mapper.createObjectNode();
-        n.put("self", cluster.selfMember().address().toString());
-        n.put("selfName", ctx.nodeName());
-        n.put("region", ctx.region());
-        n.put("zone", ctx.zone());
-        n.put("leader", state.getLeader() == null ? null : state.getLeader().toString());
-        Set<Member> unreachable = state.getUnreachable();
+        n.put("self", s.self());
+        n.put("selfName", s.selfName());
+        n.put("region", s.region());
+        n.put("zone", s.zone());
+        n.put("islandMode", s.islandMode());
+        n.put("leader", s.leader());
         ArrayNode members = n.putArray("members");
-        for (Member m : state.getMembers()) {
+        for (MemberInfo m : s.members()) {
             ObjectNode o = members.addObject();
-            o.put("address", m.address().toString());
-            o.put("name", role(m.getRoles(), "node:", m.address().toString()));
-            o.put("region", role(m.getRoles(), "region:", ""));
-            o.put("zone", role(m.getRoles(), "zone:", ""));
-            o.put("status", m.status().toString());
-            o.put("reachable", !unreachable.contains(m));
+            o.put("address", m.address());
+            o.put("name", m.name());
+            o.put("region", m.region());
+            o.put("zone", m.zone());
+            o.put("status", m.status());
+            o.put("reachable", m.reachable());
+            o.put("http", m.http());
         }
         ArrayNode replicas = n.putArray("replicas");
-        for (LocalReplicas.Entry e : ctx.local().all()) {
+        for (ClusterSnapshot.Replica r : s.replicas()) {
             ObjectNode o = replicas.addObject();
-            ReplicaId id = ReplicaId.parse(e.entityId());
-            o.put("model", id.model());
-            o.put("version", id.version());
-            o.put("replica", id.replica());
-            o.put("node", ctx.nodeName());
-            o.put("address", cluster.selfMember().address().toString());
-            o.put("ready", e.status() == LocalReplicas.Status.READY);
-            o.put("status", e.status().name().toLowerCase(java.util.Locale.ROOT));
-            if (e.detail() != null) {
-                o.put("detail", e.detail());
-            }
-            e.batcherIfAny().ifPresent(b -> {
-                var s = b.stats();
-                o.put("requests", s.succeeded() + s.failed());
-                o.put("runs", s.runs());
-                o.put("meanBatch", Math.round(s.meanBatchRequests() * 100) / 100.0);
-            });
+            o.put("model", r.model());
+            o.put("version", r.version());
+            o.put("replica", r.replica());
+            o.put("node", r.node());
+            o.put("address", r.address());
+            o.put("region", r.region());
+            o.put("ready", r.ready() && r.live());
+            o.put("status", !r.live() ? "unreachable" : r.ready() ? "ready" : "loading");
+        }
+        ArrayNode local = n.putArray("local");
+        for (ClusterSnapshot.LocalReplica r : s.local()) {
+            ObjectNode o = local.addObject();
+            o.put("replica", r.entityId());
+            o.put("status", r.status());
+            o.put("requests", r.requests());
+            o.put("runs", r.runs());
+            o.put("meanBatch", r.meanBatch());
+            o.put("outstanding", r.outstanding());
         }
         ArrayNode models = n.putArray("models");
-        for (ModelEntry entry : ctx.router().catalog().models().values()) {
+        for (ModelEntry entry : s.models()) {
             ObjectNode o = models.addObject();
             o.put("model", entry.model());
             ArrayNode versions = o.putArray("versions");
@@ -81,6 +62,16 @@ final class ClusterStatus {
             ObjectNode weights = o.putObject("weights");
             entry.weights().forEach(weights::put);
             o.put("epoch", entry.epoch());
+        }
+        ArrayNode served = n.putArray("served");
+        for (ServedCounters.Line l : s.served()) {
+            ObjectNode o = served.addObject();
+            o.put("model", l.model());
+            o.put("version", l.version());
+            ArrayNode residency = o.putArray("residency");
+            l.residency().forEach(residency::add);
+            o.put("count", l.count());
+            o.put("islandCount", l.islandCount());
         }
         return n;
     }

@@ -7,19 +7,14 @@ import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.protocol.OipJson;
 import io.meshinfer.registry.ArtifactStore;
-import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
-import io.meshinfer.routing.Router;
 import io.meshinfer.runtime.ModelLoadException;
-import io.meshinfer.runtime.ModelRuntime;
 import io.meshinfer.runtime.ModelSignature;
 import io.meshinfer.runtime.TensorSpec;
-import io.meshinfer.shard.LocalReplicas;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.Optional;
@@ -27,14 +22,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Executor;
 import org.apache.pekko.Done;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.cluster.Member;
-import org.apache.pekko.cluster.MemberStatus;
-import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -50,7 +39,6 @@ import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
-import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.FileIO;
 import org.slf4j.Logger;
@@ -67,28 +55,24 @@ public final class HttpGateway extends AllDirectives {
     private static final Logger log = LoggerFactory.getLogger(HttpGateway.class);
 
     private final ActorSystem<?> system;
-    private final GatewayContext ctx;
+    private final NodeBackend backend;
+    private final long maxRequestBody;
+    private final long maxModelBody;
     private final OipJson json;
     private final ObjectMapper mapper = new ObjectMapper();
     private final Materializer materializer;
 
     /**
-     * What the gateway serves from.
-     *
-     * @param blocking executor for blocking work (model inspection, file moves)
+     * @param system the actor system that runs the HTTP server (the node's local one)
      * @param maxRequestBody largest inference body
      * @param maxModelBody largest model upload
      */
-    public record GatewayContext(Router router, ActorRef<Catalog.Command> catalog, LocalReplicas local,
-                                 ArtifactStore store, ModelRuntime runtime, Executor blocking, String nodeName,
-                                 String region, String zone, long maxRequestBody, long maxModelBody,
-                                 Duration adminTimeout) {
-    }
-
-    public HttpGateway(ActorSystem<?> system, GatewayContext ctx) {
+    public HttpGateway(ActorSystem<?> system, NodeBackend backend, long maxRequestBody, long maxModelBody) {
         this.system = system;
-        this.ctx = ctx;
-        this.json = new OipJson(Math.max(1, Math.min(Integer.MAX_VALUE - 8, ctx.maxRequestBody())));
+        this.backend = backend;
+        this.maxRequestBody = maxRequestBody;
+        this.maxModelBody = maxModelBody;
+        this.json = new OipJson(Math.max(1, Math.min(Integer.MAX_VALUE - 8, maxRequestBody)));
         this.materializer = Materializer.matFromSystem(system);
     }
 
@@ -125,7 +109,10 @@ public final class HttpGateway extends AllDirectives {
 
     private Route adminRoutes() {
         return concat(
-                path("cluster", () -> get(() -> completeJson(StatusCodes.OK, ClusterStatus.toJson(system, ctx, mapper)))),
+                path("cluster", () -> get(() -> completeJson(StatusCodes.OK,
+                        ClusterStatus.toJson(backend.clusterSnapshot(), mapper)))),
+                path(PathMatchers.segment("artifacts").slash(PathMatchers.segment()), sha -> get(() -> artifact(sha))),
+                pathPrefix("test", this::testRoutes),
                 path("models", () -> get(this::listModels)),
                 path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
                                 .slash(PathMatchers.segment()),
@@ -145,7 +132,7 @@ public final class HttpGateway extends AllDirectives {
     }
 
     private Route nodeReady() {
-        boolean up = Cluster.get(system).selfMember().status() == MemberStatus.up();
+        boolean up = backend.ready();
         ObjectNode n = mapper.createObjectNode().put("ready", up);
         return completeJson(up ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, n);
     }
@@ -157,7 +144,7 @@ public final class HttpGateway extends AllDirectives {
         } catch (InferenceException e) {
             return completeError(e);
         }
-        ModelEntry entry = ctx.router().catalog().model(model).orElseThrow();
+        ModelEntry entry = backend.catalog().model(model).orElseThrow();
         ObjectNode n = mapper.createObjectNode();
         n.put("name", model);
         ArrayNode versions = n.putArray("versions");
@@ -193,14 +180,14 @@ public final class HttpGateway extends AllDirectives {
         } catch (InferenceException e) {
             return completeError(e);
         }
-        boolean ready = ctx.local().anyReady(model, m.version());
+        boolean ready = backend.versionReady(model, m.version());
         ObjectNode n = mapper.createObjectNode().put("name", model).put("version", m.version()).put("ready", ready);
         return completeJson(ready ? StatusCodes.OK : StatusCodes.BAD_REQUEST, n);
     }
 
     /** The version a metadata or readiness call is about: the pinned one, or the serving one. */
     private ModelManifest manifestFor(String model, String version) {
-        ModelEntry entry = ctx.router().catalog().model(model).orElseThrow(() ->
+        ModelEntry entry = backend.catalog().model(model).orElseThrow(() ->
                 new InferenceException.ModelNotFound("model '" + model + "' is not deployed"));
         if (version != null) {
             return entry.version(version).orElseThrow(() -> new InferenceException.ModelNotFound(
@@ -212,16 +199,16 @@ public final class HttpGateway extends AllDirectives {
     }
 
     private Route infer(String model, String version) {
-        return withSizeLimit(ctx.maxRequestBody(), () -> entity(Unmarshaller.entityToByteArray(), body -> {
+        return withSizeLimit(maxRequestBody, () -> entity(Unmarshaller.entityToByteArray(), body -> {
             InferenceRequest request;
             try {
                 request = json.decodeRequest(body, model, version,
-                        ctx.router().settings().defaultTimeout().toMillis(),
-                        ctx.router().settings().maxTimeout().toMillis());
+                        backend.routing().defaultTimeout().toMillis(),
+                        backend.routing().maxTimeout().toMillis());
             } catch (InferenceException e) {
                 return completeError(e);
             }
-            CompletionStage<HttpResponse> response = ctx.router().infer(request).handle((r, error) -> {
+            CompletionStage<HttpResponse> response = backend.inference().infer(request).handle((r, error) -> {
                 if (error == null) {
                     return HttpResponse.create().withStatus(StatusCodes.OK)
                             .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, json.encodeResponse(r)));
@@ -236,7 +223,7 @@ public final class HttpGateway extends AllDirectives {
 
     private Route listModels() {
         ArrayNode a = mapper.createArrayNode();
-        for (ModelManifest m : ctx.router().catalog().manifests()) {
+        for (ModelManifest m : backend.catalog().manifests()) {
             a.add(manifestJson(m));
         }
         ObjectNode n = mapper.createObjectNode();
@@ -265,7 +252,7 @@ public final class HttpGateway extends AllDirectives {
         n.put("origin", m.originNode());
         n.set("inputs", specs(m.signature().inputs()));
         n.set("outputs", specs(m.signature().outputs()));
-        ModelEntry entry = ctx.router().catalog().model(m.model()).orElse(null);
+        ModelEntry entry = backend.catalog().model(m.model()).orElse(null);
         n.put("weight", entry == null ? 0 : entry.weights().getOrDefault(m.version(), 0));
         return n;
     }
@@ -286,11 +273,11 @@ public final class HttpGateway extends AllDirectives {
             } catch (IllegalArgumentException e) {
                 return completeError(new InferenceException.InvalidInput(e.getMessage()));
             }
-            return withSizeLimit(ctx.maxModelBody(), () -> extractRequestEntity(entity -> {
-                Path tmp = ctx.store().newIncomingFile();
+            return withSizeLimit(maxModelBody, () -> extractRequestEntity(entity -> {
+                Path tmp = backend.store().newIncomingFile();
                 CompletionStage<HttpResponse> result = entity.getDataBytes()
                         .runWith(FileIO.toPath(tmp), materializer)
-                        .thenApplyAsync(io -> commitAndInspect(tmp), ctx.blocking())
+                        .thenApplyAsync(io -> commitAndInspect(tmp), backend.blocking())
                         .thenCompose(inspected -> register(req, options, inspected))
                         .exceptionally(error -> {
                             deleteQuietly(tmp);
@@ -320,14 +307,14 @@ public final class HttpGateway extends AllDirectives {
             if (size == 0) {
                 throw new InferenceException.InvalidInput("the model file is empty (0 bytes)");
             }
-            String sha = ctx.store().commit(tmp);
-            Path stored = ctx.store().verifiedPath(sha).orElseThrow(() ->
+            String sha = backend.store().commit(tmp);
+            Path stored = backend.store().verifiedPath(sha).orElseThrow(() ->
                     new InferenceException.Internal("the uploaded model vanished from the artifact store"));
             try {
-                return new Inspected(sha, size, ctx.runtime().inspect(sha, stored));
+                return new Inspected(sha, size, backend.runtime().inspect(sha, stored));
             } catch (ModelLoadException e) {
-                if (ctx.router().catalog().manifests().stream().noneMatch(m -> m.sha256().equals(sha))) {
-                    ctx.store().delete(sha);
+                if (backend.catalog().manifests().stream().noneMatch(m -> m.sha256().equals(sha))) {
+                    backend.store().delete(sha);
                 }
                 throw new InferenceException.InvalidInput(e.getMessage());
             }
@@ -337,7 +324,7 @@ public final class HttpGateway extends AllDirectives {
     }
 
     private CompletionStage<HttpResponse> register(DeployRequest req, DeployOptions options, Inspected inspected) {
-        Optional<ModelManifest> existing = ctx.router().catalog().manifest(req.model(), req.version());
+        Optional<ModelManifest> existing = backend.catalog().manifest(req.model(), req.version());
         if (existing.isPresent()) {
             ModelManifest e = existing.get();
             if (!e.sha256().equals(inspected.sha256())) {
@@ -349,13 +336,10 @@ public final class HttpGateway extends AllDirectives {
         }
         ModelManifest manifest = new ModelManifest(req.model(), req.version(), inspected.sha256(), inspected.size(),
                 inspected.signature(), options.replicas(), options.regions(), options.maxBatch(),
-                options.maxDelayMillis(), ctx.nodeName(), System.currentTimeMillis(), "anonymous");
-        CompletionStage<StatusReply<Done>> written = AskPattern.ask(ctx.catalog(),
-                (ActorRef<StatusReply<Done>> replyTo) -> new Catalog.Deploy(manifest, replyTo),
-                ctx.adminTimeout(), system.scheduler());
-        return written.thenApply(reply -> {
-            if (reply.isError()) {
-                return errorResponse(new InferenceException.Unavailable(reply.getError().getMessage()));
+                options.maxDelayMillis(), backend.nodeName(), System.currentTimeMillis(), "anonymous");
+        return backend.deploy(manifest).handle((done, error) -> {
+            if (error != null) {
+                return errorResponse(asInferenceException(error));
             }
             log.info("deployed {} ({} replicas, sha256 {})", manifest.key(), manifest.replicas(), manifest.sha256());
             return json(existing.isPresent() ? StatusCodes.OK : StatusCodes.CREATED, manifestJson(manifest));
@@ -363,24 +347,64 @@ public final class HttpGateway extends AllDirectives {
     }
 
     private Route undeploy(String model, String version) {
-        if (ctx.router().catalog().manifest(model, version).isEmpty()) {
+        if (backend.catalog().manifest(model, version).isEmpty()) {
             return completeError(new InferenceException.ModelNotFound(
                     "version '" + version + "' of model '" + model + "' is not deployed"));
         }
-        CompletionStage<StatusReply<Done>> removed = AskPattern.ask(ctx.catalog(),
-                (ActorRef<StatusReply<Done>> replyTo) -> new Catalog.Undeploy(model, version, replyTo),
-                ctx.adminTimeout(), system.scheduler());
-        return completeWithFuture(removed.handle((reply, error) -> {
+        return completeWithFuture(backend.undeploy(model, version).handle((done, error) -> {
             if (error != null) {
                 return errorResponse(asInferenceException(error));
-            }
-            if (reply.isError()) {
-                return errorResponse(new InferenceException.Unavailable(reply.getError().getMessage()));
             }
             log.info("undeployed {}@{}", model, version);
             return json(StatusCodes.OK, mapper.createObjectNode().put("model", model).put("version", version)
                     .put("undeployed", true));
         }));
+    }
+
+    /** A stored artifact, for peers that must host a replica of it. */
+    private Route artifact(String sha256) {
+        if (!ArtifactStore.isHash(sha256)) {
+            return completeError(new InferenceException.InvalidInput("not a sha256: " + sha256));
+        }
+        Optional<Path> file;
+        try {
+            file = backend.store().contains(sha256) ? Optional.of(backend.store().directory().resolve(sha256 + ".onnx"))
+                    : Optional.empty();
+        } catch (RuntimeException e) {
+            return completeError(new InferenceException.Internal("artifact store: " + e.getMessage()));
+        }
+        if (file.isEmpty()) {
+            return completeError(new InferenceException.ModelNotFound("artifact " + sha256 + " is not on this node"));
+        }
+        return complete(HttpResponse.create().withStatus(StatusCodes.OK).withEntity(
+                HttpEntities.create(ContentTypes.APPLICATION_OCTET_STREAM, file.get())));
+    }
+
+    /** Fault injection for the multi-JVM harness; 404 unless test mode is on. */
+    private Route testRoutes() {
+        Optional<NodeBackend.TestControl> control = backend.testControl();
+        if (control.isEmpty()) {
+            return completeError(new InferenceException.ModelNotFound("test mode is off on this node"));
+        }
+        return concat(
+                path("partition", () -> post(() -> entity(Unmarshaller.entityToByteArray(), body ->
+                        peersThen(body, peers -> control.get().partition(peers))))),
+                path("heal", () -> post(() -> entity(Unmarshaller.entityToByteArray(), body ->
+                        peersThen(body, peers -> control.get().heal(peers))))));
+    }
+
+    private Route peersThen(byte[] body, java.util.function.Function<java.util.List<String>, CompletionStage<Done>> op) {
+        java.util.List<String> peers = new java.util.ArrayList<>();
+        try {
+            if (body.length > 0) {
+                mapper.readTree(body).path("peers").forEach(p -> peers.add(p.asText()));
+            }
+        } catch (IOException e) {
+            return completeError(new InferenceException.InvalidInput("body must be {\"peers\": [\"host:port\", ...]}"));
+        }
+        return completeWithFuture(op.apply(peers).handle((done, error) -> error == null
+                ? json(StatusCodes.OK, mapper.createObjectNode().put("ok", true))
+                : errorResponse(asInferenceException(error))));
     }
 
     // ---- responses and errors ----

@@ -2,145 +2,398 @@ package io.meshinfer.node;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.meshinfer.api.InferenceException;
+import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.batching.BatchPolicy;
 import io.meshinfer.client.InferenceClient;
+import io.meshinfer.gateway.ClusterSnapshot;
 import io.meshinfer.gateway.HttpGateway;
+import io.meshinfer.gateway.NodeBackend;
+import io.meshinfer.registry.ArtifactFetcher;
+import io.meshinfer.registry.ArtifactStore;
 import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.CatalogView;
-import io.meshinfer.routing.Router;
+import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.routing.InferenceService;
+import io.meshinfer.routing.IslandRouter;
+import io.meshinfer.routing.MemberInfo;
+import io.meshinfer.routing.MembershipView;
 import io.meshinfer.routing.RouterSettings;
-import io.meshinfer.shard.LocalReplicas;
-import io.meshinfer.shard.ModelReplica;
-import io.meshinfer.shard.ReplicaEnvironment;
-import io.meshinfer.shard.ReplicaReconciler;
+import io.meshinfer.runtime.ModelRuntime;
+import io.meshinfer.shard.PooledReplica;
+import io.meshinfer.shard.ReplicaLocation;
+import io.meshinfer.shard.ReplicaPool;
+import io.meshinfer.shard.ServedCounters;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.Done;
-import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.cluster.typed.Cluster;
-import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.stream.Materializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One incarnation of a meshinfer node: an actor system joined to the cluster, with the
- * catalog, the replica entities, the reconciler, the router and the HTTP gateway. The
- * {@link NodeResources} (sessions, artifact store) are the process's and outlive it.
+ * A meshinfer node process. It owns what outlives any one cluster membership: the HTTP
+ * gateway, the replica pool (loaded sessions and their batchers), the last catalog it
+ * saw and its served-request counters, all on a local actor system. On top of that it
+ * runs one {@link ClusterIncarnation} at a time; when the cluster downs or removes this
+ * node, it starts a fresh one and rejoins through the seeds with back-off (unless
+ * {@code meshinfer.node.on-downed = exit}). While it is cut off (not an Up member, or
+ * unable to reach more than half the cluster) it answers from its own replicas in island
+ * mode.
  *
- * <p>Shutdown runs Pekko's coordinated shutdown: the HTTP port is unbound first, requests
- * in flight are answered, shards are handed off (each replica drains its batcher), and
- * the node leaves the cluster.
+ * <p>{@link #shutdown} is the graceful leave: stop taking HTTP connections, finish the
+ * requests in flight, hand off replicas and leave the cluster, then release everything.
  */
-public final class MeshNode {
+public final class MeshNode implements NodeBackend, InferenceService {
     private static final Logger log = LoggerFactory.getLogger(MeshNode.class);
 
-    private final ActorSystem<Void> system;
+    private final Config config;
+    private volatile Config clusterConfig;
     private final NodeSettings settings;
-    private final CatalogView catalog;
-    private final LocalReplicas local;
-    private final Router router;
-    private final ServerBinding binding;
+    private final NodeResources resources;
+    private final ActorSystem<Void> local;
+    private final Executor blocking;
+    private final CatalogView catalog = new CatalogView();
+    private final ServedCounters served = new ServedCounters();
+    private final ReplicaPool pool;
+    private final IslandRouter island;
+    private final RouterSettings routerSettings;
+    private final boolean exitWhenDowned;
+    private final Duration backoffMin;
+    private final Duration backoffMax;
+    private final Duration orphanGrace;
+    private final AtomicReference<ClusterIncarnation> current = new AtomicReference<>();
+    private final CompletableFuture<Integer> exited = new CompletableFuture<>();
+    private volatile boolean shuttingDown;
+    private volatile ServerBinding binding;
 
-    private MeshNode(ActorSystem<Void> system, NodeSettings settings, CatalogView catalog, LocalReplicas local,
-                     Router router, ServerBinding binding) {
-        this.system = system;
-        this.settings = settings;
-        this.catalog = catalog;
-        this.local = local;
-        this.router = router;
-        this.binding = binding;
+    private MeshNode(Config config, NodeResources resources) {
+        this.settings = NodeSettings.fromConfig(config);
+        this.config = config;
+        this.resources = resources;
+        this.local = ActorSystem.create(Behaviors.empty(), "meshinfer-local", ConfigFactory.parseMap(Map.of(
+                "pekko.actor.provider", "local",
+                "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off")).withFallback(config));
+        this.blocking = local.dispatchers().lookup(DispatcherSelector.fromConfig("meshinfer.runtime-dispatcher"));
+        this.routerSettings = RouterSettings.fromConfig(config);
+        ArtifactFetcher fetcher = new ArtifactFetcher(resources.store(),
+                config.getDuration("meshinfer.placement.artifact-fetch-timeout"));
+        this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
+                BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
+                settings.zone(), routerSettings.maxRequestBytes(), served));
+        this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
+        this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
+        this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
+        this.backoffMax = config.getDuration("meshinfer.node.rejoin-backoff-max");
+        this.orphanGrace = config.getDuration("meshinfer.node.orphan-grace");
     }
 
     /**
-     * Starts a node and binds its HTTP port; returns once the port is bound (the node may
-     * still be joining the cluster: see {@link #awaitUp}).
+     * Starts a node: the local system, the first cluster incarnation and the HTTP port.
+     * Returns once HTTP is bound (the node may still be joining: see {@link #awaitUp}).
      *
-     * @param config the full configuration (reference.conf with overrides)
+     * @param config the full configuration ({@link MeshConfig#load} with overrides, resolved)
+     * @throws IllegalStateException if the cluster port or the HTTP port cannot be bound
      */
     public static MeshNode start(Config config, NodeResources resources) {
-        NodeSettings settings = NodeSettings.fromConfig(config);
-        Config withRoles = ConfigFactory.parseMap(Map.of("pekko.cluster.roles", roles(config, settings)))
-                .withFallback(config);
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "meshinfer", withRoles);
+        MeshNode node = new MeshNode(config, resources);
         try {
-            return wire(system, withRoles, settings, resources);
-        } catch (RuntimeException e) {
-            system.terminate();
-            throw e;
+            HttpGateway gateway = new HttpGateway(node.local, node, config.getBytes("meshinfer.http.max-request-body"),
+                    config.getBytes("meshinfer.http.max-model-body"));
+            node.binding = gateway.bind(node.settings.httpHost(), node.settings.httpPort()).toCompletableFuture()
+                    .get(30, TimeUnit.SECONDS);
+            node.clusterConfig = ConfigFactory.parseMap(Map.of("pekko.cluster.roles",
+                    roles(config, node.settings, node.binding.localAddress().getPort()))).withFallback(config);
+            node.current.set(node.newIncarnation());
+        } catch (Exception e) {
+            ClusterIncarnation inc = node.current.get();
+            if (inc != null) {
+                inc.system().terminate();
+            }
+            if (node.binding != null) {
+                node.binding.unbind();
+            }
+            node.local.terminate();
+            throw new IllegalStateException("node " + node.settings.name() + " cannot start: " + e.getMessage(), e);
         }
+        node.local.scheduler().scheduleAtFixedRate(node.orphanGrace, node.orphanGrace,
+                node::releaseStaleOrphans, node.local.executionContext());
+        log.info("node {} (region {}, zone {}) serving HTTP on {}", node.settings.name(), node.settings.region(),
+                node.settings.zone(), node.binding.localAddress());
+        return node;
     }
 
-    private static List<String> roles(Config config, NodeSettings settings) {
+    private static List<String> roles(Config config, NodeSettings settings, int httpPort) {
         List<String> roles = new ArrayList<>(config.getStringList("pekko.cluster.roles"));
         roles.add("region:" + settings.region());
         roles.add("zone:" + settings.zone());
         roles.add("node:" + settings.name());
-        roles.add("replica-host");
+        roles.add("http:" + settings.httpHost() + ":" + httpPort);
+        roles.add(io.meshinfer.shard.ModelReplica.REPLICA_HOST_ROLE);
         return roles;
     }
 
-    private static MeshNode wire(ActorSystem<Void> system, Config config, NodeSettings settings,
-                                 NodeResources resources) {
-        CatalogView catalog = new CatalogView();
-        Duration writeTimeout = config.getDuration("meshinfer.catalog.write-timeout");
-        ActorRef<Catalog.Command> catalogRef =
-                system.systemActorOf(Catalog.create(catalog, writeTimeout), "catalog", Props.empty());
-        LocalReplicas local = new LocalReplicas();
-        Executor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("meshinfer.runtime-dispatcher"));
-        RouterSettings routerSettings = RouterSettings.fromConfig(config);
-        ReplicaEnvironment env = new ReplicaEnvironment(resources.runtime(), resources.store(), catalog, local,
-                settings.name(), settings.region(), BatchPolicy.fromConfig(config), blocking,
-                routerSettings.maxRequestBytes(),
-                config.getDuration("meshinfer.placement.retry-load-after"),
-                config.getDuration("meshinfer.placement.manifest-wait"));
-        ModelReplica.init(system, env);
-        system.systemActorOf(ReplicaReconciler.create(catalog,
-                config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());
-        Router router = new Router(system, catalog, routerSettings);
+    private ClusterIncarnation newIncarnation() {
+        ClusterIncarnation[] self = new ClusterIncarnation[1];
+        ClusterIncarnation inc = ClusterIncarnation.start(clusterConfig, settings, catalog, pool,
+                () -> onIncarnationEnded(self[0]));
+        self[0] = inc;
+        return inc;
+    }
 
-        Cluster cluster = Cluster.get(system);
-        if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
-            cluster.manager().tell(Join.create(cluster.selfMember().address()));
+    private void onIncarnationEnded(ClusterIncarnation inc) {
+        if (shuttingDown || inc == null || current.get() != inc) {
+            return;
         }
+        if (exitWhenDowned) {
+            log.warn("node {} left the cluster and meshinfer.node.on-downed = exit: exiting", settings.name());
+            shutdown().whenComplete((d, e) -> exited.complete(3));
+            return;
+        }
+        inc.system().terminate(); // not awaited: termination can hang on a half-closed connection
+        scheduleRejoin(inc, 1);
+    }
 
-        HttpGateway gateway = new HttpGateway(system, new HttpGateway.GatewayContext(router, catalogRef, local,
-                resources.store(), resources.runtime(), blocking, settings.name(), settings.region(), settings.zone(),
-                config.getBytes("meshinfer.http.max-request-body"), config.getBytes("meshinfer.http.max-model-body"),
-                writeTimeout.plusSeconds(2)));
-        ServerBinding binding;
-        try {
-            binding = gateway.bind(settings.httpHost(), settings.httpPort()).toCompletableFuture()
-                    .get(30, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot bind HTTP on " + settings.httpHost() + ":" + settings.httpPort()
-                    + ": " + e.getMessage(), e);
+    private void scheduleRejoin(ClusterIncarnation ended, int attempt) {
+        long delay = Math.min(backoffMax.toMillis(), backoffMin.toMillis() * (1L << Math.min(attempt - 1, 10)));
+        log.info("node {} rejoins its cluster in {} ms (attempt {})", settings.name(), delay, attempt);
+        local.scheduler().scheduleOnce(Duration.ofMillis(delay), () -> {
+            if (shuttingDown || current.get() != ended) {
+                return;
+            }
+            try {
+                ClusterIncarnation next = newIncarnation();
+                if (!current.compareAndSet(ended, next)) {
+                    next.system().terminate();
+                }
+            } catch (RuntimeException e) {
+                log.warn("node {} could not start a new cluster incarnation: {}", settings.name(), e.getMessage());
+                scheduleRejoin(ended, attempt + 1);
+            }
+        }, local.executionContext());
+    }
+
+    /** Orphaned replicas not re-attached within the grace period are released (the cluster moved them). */
+    private void releaseStaleOrphans() {
+        if (islandMode()) {
+            return;
         }
-        CoordinatedShutdown shutdown = CoordinatedShutdown.get(Adapter.toClassic(system));
-        shutdown.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "http-unbind", () -> binding.unbind());
-        shutdown.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "http-requests-done",
-                () -> binding.terminate(Duration.ofSeconds(10)).thenApply(t -> Done.getInstance()));
-        log.info("node {} (region {}, zone {}) serving HTTP on {}", settings.name(), settings.region(),
-                settings.zone(), binding.localAddress());
-        return new MeshNode(system, settings, catalog, local, router, binding);
+        long grace = orphanGrace.toNanos();
+        pool.releaseIf(r -> r.status() == PooledReplica.Status.ORPHANED
+                && (r.orphanedForNanos() > grace || catalog.manifest(r.id().model(), r.id().version()).isEmpty()));
+    }
+
+    // ---- serving ----
+
+    /** Whether this node is cut off from its cluster and serves from its own replicas only. */
+    public boolean islandMode() {
+        ClusterIncarnation inc = current.get();
+        return inc == null || inc.ended() || inc.members().cutOff();
+    }
+
+    @Override
+    public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
+        ClusterIncarnation inc = current.get();
+        if (shuttingDown) {
+            return CompletableFuture.failedFuture(new InferenceException.Unavailable("node " + settings.name()
+                    + " is shutting down"));
+        }
+        if (inc == null || inc.ended() || inc.members().cutOff()) {
+            return island.infer(request);
+        }
+        return inc.router().infer(request);
+    }
+
+    @Override
+    public InferenceService inference() {
+        return this;
+    }
+
+    public InferenceClient client() {
+        return InferenceClient.of(this);
+    }
+
+    // ---- NodeBackend ----
+
+    @Override
+    public RouterSettings routing() {
+        return routerSettings;
+    }
+
+    @Override
+    public CatalogView catalog() {
+        return catalog;
+    }
+
+    @Override
+    public ArtifactStore store() {
+        return resources.store();
+    }
+
+    @Override
+    public ModelRuntime runtime() {
+        return resources.runtime();
+    }
+
+    @Override
+    public Executor blocking() {
+        return blocking;
+    }
+
+    @Override
+    public String nodeName() {
+        return settings.name();
+    }
+
+    @Override
+    public CompletionStage<Done> deploy(ModelManifest manifest) {
+        return catalogWrite(inc -> (ActorRef<StatusReply<Done>> replyTo) -> new Catalog.Deploy(manifest, replyTo));
+    }
+
+    @Override
+    public CompletionStage<Done> undeploy(String model, String version) {
+        return catalogWrite(inc -> (ActorRef<StatusReply<Done>> replyTo) -> new Catalog.Undeploy(model, version,
+                replyTo));
+    }
+
+    private CompletionStage<Done> catalogWrite(
+            java.util.function.Function<ClusterIncarnation, org.apache.pekko.japi.function.Function<
+                    ActorRef<StatusReply<Done>>, Catalog.Command>> message) {
+        ClusterIncarnation inc = current.get();
+        if (inc == null || islandMode()) {
+            return CompletableFuture.failedFuture(new InferenceException.Unavailable("node " + settings.name()
+                    + " is cut off from its cluster; deploy through a node of the majority"));
+        }
+        return AskPattern.ask(inc.catalog(), message.apply(inc), inc.adminTimeout(), inc.system().scheduler())
+                .thenApply(reply -> {
+                    if (reply.isError()) {
+                        throw new InferenceException.Unavailable(reply.getError().getMessage());
+                    }
+                    return Done.getInstance();
+                });
+    }
+
+    @Override
+    public boolean ready() {
+        ClusterIncarnation inc = current.get();
+        return inc != null && !inc.ended() && inc.members().selfStatus().equals("Up");
+    }
+
+    @Override
+    public boolean versionReady(String model, String version) {
+        ClusterIncarnation inc = current.get();
+        if (inc == null || islandMode()) {
+            return pool.servingVersion(model, version).stream().anyMatch(r -> true);
+        }
+        MembershipView members = inc.members();
+        for (ReplicaLocation l : inc.locations().all().values()) {
+            if (l.model().equals(model) && l.version().equals(version) && l.ready()
+                    && (l.address().equals(members.self()) || members.serving(l.address()))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public ClusterSnapshot clusterSnapshot() {
+        ClusterIncarnation inc = current.get();
+        List<MemberInfo> members = new ArrayList<>();
+        List<ClusterSnapshot.Replica> replicas = new ArrayList<>();
+        String self = "";
+        String leader = null;
+        if (inc != null) {
+            MembershipView view = inc.members();
+            self = view.self();
+            members.addAll(view.members().values());
+            members.sort(Comparator.comparing(MemberInfo::address));
+            var state = org.apache.pekko.cluster.typed.Cluster.get(inc.system()).state();
+            leader = state.getLeader() == null ? null : state.getLeader().toString();
+            for (ReplicaLocation l : inc.locations().all().values()) {
+                boolean live = l.address().equals(self) || view.serving(l.address());
+                replicas.add(new ClusterSnapshot.Replica(l.model(), l.version(), l.replica(), l.node(), l.address(),
+                        l.region(), l.ready(), live));
+            }
+            replicas.sort(Comparator.comparing(r -> r.model() + "@" + r.version() + "#" + r.replica()));
+        }
+        List<ClusterSnapshot.LocalReplica> localReplicas = new ArrayList<>();
+        for (PooledReplica r : pool.all()) {
+            var s = r.batcher().stats();
+            localReplicas.add(new ClusterSnapshot.LocalReplica(r.entityId(),
+                    r.status().name().toLowerCase(java.util.Locale.ROOT), s.succeeded() + s.failed(), s.runs(),
+                    Math.round(s.meanBatchRequests() * 100) / 100.0, r.batcher().outstanding()));
+        }
+        return new ClusterSnapshot(self, settings.name(), settings.region(), settings.zone(), islandMode(), leader,
+                members, replicas, localReplicas, new ArrayList<>(catalog.models().values()), served.lines());
+    }
+
+    @Override
+    public Optional<TestControl> testControl() {
+        if (!config.getBoolean("meshinfer.test-mode")) {
+            return Optional.empty();
+        }
+        return Optional.of(new TestControl() {
+            @Override
+            public CompletionStage<Done> partition(List<String> peers) {
+                return throttle(peers, true);
+            }
+
+            @Override
+            public CompletionStage<Done> heal(List<String> peers) {
+                return throttle(peers, false);
+            }
+        });
+    }
+
+    private CompletionStage<Done> throttle(List<String> peers, boolean cut) {
+        ClusterIncarnation inc = current.get();
+        if (inc == null) {
+            return CompletableFuture.failedFuture(new InferenceException.Unavailable("no cluster incarnation"));
+        }
+        return inc.throttle(peers, cut);
+    }
+
+    // ---- lifecycle ----
+
+    /** The pool of replicas this process serves. */
+    public ReplicaPool pool() {
+        return pool;
+    }
+
+    public ServedCounters served() {
+        return served;
+    }
+
+    public NodeSettings settings() {
+        return settings;
+    }
+
+    /** The current cluster incarnation's actor system (it changes after a rejoin). */
+    public ActorSystem<Void> clusterSystem() {
+        return current.get().system();
     }
 
     /** Completes when this node is an Up member of the cluster. */
     public CompletionStage<Done> whenUp() {
         CompletableFuture<Done> up = new CompletableFuture<>();
-        org.apache.pekko.cluster.Cluster.get(Adapter.toClassic(system))
+        org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(clusterSystem()))
                 .registerOnMemberUp(() -> up.complete(Done.getInstance()));
         return up;
     }
@@ -150,32 +403,9 @@ public final class MeshNode {
         try {
             whenUp().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (Exception e) {
-            throw new IllegalStateException("node " + settings.name() + " did not join the cluster within " + timeout, e);
+            throw new IllegalStateException("node " + settings.name() + " did not join the cluster within " + timeout,
+                    e);
         }
-    }
-
-    public ActorSystem<Void> system() {
-        return system;
-    }
-
-    public NodeSettings settings() {
-        return settings;
-    }
-
-    public CatalogView catalog() {
-        return catalog;
-    }
-
-    public LocalReplicas localReplicas() {
-        return local;
-    }
-
-    public Router router() {
-        return router;
-    }
-
-    public InferenceClient client() {
-        return InferenceClient.of(router);
     }
 
     /** The HTTP port actually bound (useful when configured as 0). */
@@ -187,9 +417,39 @@ public final class MeshNode {
         return "http://" + settings.httpHost() + ":" + httpPort();
     }
 
-    /** Runs coordinated shutdown and completes when the actor system has terminated. */
-    public CompletionStage<Done> stop() {
-        system.terminate();
-        return system.getWhenTerminated();
+    /** Completes with the process exit code when the node has stopped (0, or 3 when it exited on being downed). */
+    public CompletionStage<Integer> whenExited() {
+        return exited;
+    }
+
+    /**
+     * The graceful leave: stop taking HTTP connections, let the requests in flight finish,
+     * hand off replicas and leave the cluster, then drain and release every replica and stop
+     * the local system. Idempotent.
+     */
+    public synchronized CompletionStage<Integer> shutdown() {
+        if (shuttingDown) {
+            return exited;
+        }
+        shuttingDown = true;
+        log.info("node {} is leaving", settings.name());
+        CompletionStage<?> http = binding == null ? CompletableFuture.completedFuture(null)
+                : binding.unbind().thenCompose(u -> binding.terminate(Duration.ofSeconds(10)));
+        http.handle((r, e) -> null)
+                .thenCompose(v -> {
+                    ClusterIncarnation inc = current.get();
+                    return inc == null || inc.ended() ? CompletableFuture.completedFuture(Done.getInstance())
+                            : inc.leave().handle((d, e) -> Done.getInstance());
+                })
+                .thenRun(() -> {
+                    ClusterIncarnation inc = current.get();
+                    if (inc != null) {
+                        inc.system().terminate();
+                    }
+                    pool.close();
+                    local.terminate();
+                })
+                .whenComplete((v, e) -> exited.complete(0));
+        return exited;
     }
 }

@@ -8,12 +8,18 @@ import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.shard.ModelReplica;
+import io.meshinfer.shard.PooledReplica;
+import io.meshinfer.shard.ReplicaLocation;
+import io.meshinfer.shard.ReplicaLocationView;
+import io.meshinfer.shard.ReplicaPool;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -28,27 +34,54 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 
 /**
- * Routes requests to model replicas from this node's local view of the catalog: no
- * actor and no singleton on the request path.
+ * Routes requests to model replicas from this node's local, replicated state (catalog,
+ * published replica locations, membership): no singleton on the request path.
  *
- * <p>It picks the version (the request's pin, or the routing weights), validates the
- * inputs against that version's signature (so bad requests never cross the network),
- * picks the replica with the fewest requests this node has in flight to it, and asks it.
- * An {@code OVERLOADED} or {@code UNAVAILABLE} answer is retried on another replica while
- * the deadline allows. Every call completes exactly once: with the response, or
- * exceptionally with an {@link InferenceException} (a missing reply becomes
- * {@code DEADLINE_EXCEEDED} shortly after the deadline). Thread-safe.
+ * <p>For each request it picks the version (the request's pin, or the routing weights),
+ * validates the inputs against that version's signature (bad requests never cross the
+ * network), then picks a replica:
+ * <ul>
+ *   <li><b>residency</b>: only replicas in the request's allowed regions, never as a
+ *       fallback elsewhere (and the replica checks again where the data would be processed);
+ *       none live gives {@code RESIDENCY_VIOLATION} or {@code UNAVAILABLE};</li>
+ *   <li><b>locality</b>: this node, then this zone, then this region, then anywhere (the
+ *       nearest tier is left for farther ones when it has {@code localitySpill} requests in
+ *       flight);</li>
+ *   <li><b>load</b>: power of two choices by this node's in-flight counts.</li>
+ * </ul>
+ * A replica on this node is called directly, without an actor hop. An
+ * {@code OVERLOADED} or {@code UNAVAILABLE} answer, or the replica's node becoming
+ * unreachable, is retried on another replica while the deadline allows. Every call
+ * completes exactly once. Thread-safe.
  */
-public final class Router {
+public final class Router implements InferenceService {
+    /** This node: where "local" is. */
+    public record Self(String address, String node, String region, String zone) {
+    }
+
     private final ClusterSharding sharding;
     private final CatalogView catalog;
+    private final ReplicaLocationView locations;
+    private final MembershipView members;
+    private final ReplicaPool pool;
+    private final Self self;
     private final RouterSettings settings;
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
+    private final Map<String, Set<CompletableFuture<ModelReplica.Reply>>> pendingByNode = new ConcurrentHashMap<>();
 
-    public Router(ActorSystem<?> system, CatalogView catalog, RouterSettings settings) {
+    /**
+     * @param pool this node's replicas, for direct local calls; null on a member that hosts none
+     */
+    public Router(ActorSystem<?> system, CatalogView catalog, ReplicaLocationView locations, MembershipView members,
+                  ReplicaPool pool, Self self, RouterSettings settings) {
         this.sharding = ClusterSharding.get(system);
         this.catalog = catalog;
+        this.locations = locations;
+        this.members = members;
+        this.pool = pool;
+        this.self = self;
         this.settings = settings;
+        members.onMemberLost(this::failPendingOn);
     }
 
     public RouterSettings settings() {
@@ -65,11 +98,11 @@ public final class Router {
         return n == null ? 0 : n.get();
     }
 
-    /** Answers {@code request}; see the class comment for the guarantees. */
+    @Override
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
         ModelManifest manifest;
         try {
-            manifest = resolve(request);
+            manifest = resolve(catalog, request);
             manifest.signature().prepare(request.inputs(), request.outputs(), settings.maxRequestBytes());
         } catch (InferenceException e) {
             return CompletableFuture.failedFuture(e);
@@ -77,12 +110,12 @@ public final class Router {
         long budget = Math.min(request.timeoutMillis(), settings.maxTimeout().toMillis());
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budget);
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
-        attempt(request, manifest, deadline, new HashSet<>(), 1, result);
+        attempt(request, manifest, deadline, new HashSet<>(), 1, null, result);
         return result;
     }
 
     /** The manifest a request goes to. @throws InferenceException if there is none */
-    public ModelManifest resolve(InferenceRequest request) {
+    public static ModelManifest resolve(CatalogView catalog, InferenceRequest request) {
         ModelEntry entry = catalog.model(request.model()).orElseThrow(() ->
                 new InferenceException.ModelNotFound("model '" + request.model() + "' is not deployed"));
         if (request.version() != null) {
@@ -95,67 +128,210 @@ public final class Router {
                 "no version of model '" + request.model() + "' takes unpinned traffic; pin a version"));
     }
 
+    /** A replica chosen for one attempt; {@code address} is null when its location is unknown. */
+    private record Choice(String entityId, String address) {
+    }
+
     private void attempt(InferenceRequest request, ModelManifest manifest, long deadline, Set<String> tried,
-                         int attemptNo, CompletableFuture<InferenceResponse> result) {
+                         int attemptNo, InferenceException lastError, CompletableFuture<InferenceResponse> result) {
         long remainingNanos = deadline - System.nanoTime();
         if (remainingNanos <= 0) {
-            result.completeExceptionally(new InferenceException.DeadlineExceeded(
+            result.completeExceptionally(lastError != null ? lastError : new InferenceException.DeadlineExceeded(
                     "the deadline passed before a replica of " + manifest.key() + " answered"));
             return;
         }
-        String replica = pick(manifest.replicaIds(), tried);
-        tried.add(replica);
-        AtomicInteger counter = inFlight.computeIfAbsent(replica, k -> new AtomicInteger());
-        counter.incrementAndGet();
+        Choice choice = choose(manifest, request.residency(), tried);
+        if (choice == null) {
+            result.completeExceptionally(lastError != null ? lastError : noReplica(manifest, request));
+            return;
+        }
+        tried.add(choice.entityId());
         long remainingMillis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(remainingNanos));
         InferenceRequest sent = request.withTimeoutMillis(remainingMillis);
-        EntityRef<ModelReplica.Command> ref = sharding.entityRefFor(ModelReplica.TYPE_KEY, replica);
-        Duration askTimeout = Duration.ofMillis(remainingMillis).plus(settings.replyGrace());
-        ref.<ModelReplica.Reply>ask(replyTo -> new ModelReplica.Infer(sent, replyTo), askTimeout)
-                .whenComplete((reply, error) -> {
-                    counter.decrementAndGet();
-                    if (error != null) {
-                        Throwable cause = error instanceof CompletionException && error.getCause() != null
-                                ? error.getCause() : error;
-                        if (cause instanceof TimeoutException) {
-                            result.completeExceptionally(new InferenceException.DeadlineExceeded(
-                                    "no answer from replica " + replica + " before the deadline"));
-                        } else {
-                            result.completeExceptionally(new InferenceException.Internal(
-                                    "asking replica " + replica + " failed: " + cause));
-                        }
-                    } else if (reply instanceof ModelReplica.Answer answer) {
-                        result.complete(answer.response());
-                    } else if (reply instanceof ModelReplica.Failure failure) {
-                        ErrorKind kind = failure.error().kind();
-                        boolean retryable = kind == ErrorKind.OVERLOADED || kind == ErrorKind.UNAVAILABLE;
-                        if (retryable && attemptNo < settings.maxAttempts()
-                                && tried.size() < manifest.replicas() && deadline - System.nanoTime() > 0) {
-                            attempt(request, manifest, deadline, tried, attemptNo + 1, result);
-                        } else {
-                            result.completeExceptionally(failure.error().toException());
-                        }
-                    }
-                });
+        AtomicInteger counter = inFlight.computeIfAbsent(choice.entityId(), k -> new AtomicInteger());
+        counter.incrementAndGet();
+        CompletionStage<InferenceResponse> outcome = send(choice, sent, remainingMillis);
+        outcome.whenComplete((response, error) -> {
+            counter.decrementAndGet();
+            if (error == null) {
+                result.complete(response);
+                return;
+            }
+            InferenceException e = asInferenceException(error, choice);
+            boolean retryable = e.kind() == ErrorKind.OVERLOADED || e.kind() == ErrorKind.UNAVAILABLE
+                    || e.kind() == ErrorKind.RESIDENCY_VIOLATION;
+            if (retryable && attemptNo < settings.maxAttempts() && deadline - System.nanoTime() > 0) {
+                attempt(request, manifest, deadline, tried, attemptNo + 1, e, result);
+            } else {
+                result.completeExceptionally(e);
+            }
+        });
     }
 
-    /** Power of two choices over the untried replicas, by this node's in-flight counts. */
-    private String pick(List<String> replicas, Set<String> tried) {
-        List<String> candidates = new ArrayList<>(replicas.size());
-        for (String r : replicas) {
-            if (!tried.contains(r)) {
-                candidates.add(r);
+    private CompletionStage<InferenceResponse> send(Choice choice, InferenceRequest sent, long remainingMillis) {
+        if (pool != null && self.address().equals(choice.address())) {
+            Optional<PooledReplica> local = pool.ready(choice.entityId());
+            if (local.isPresent()) {
+                return local.get().serve(sent, false);
             }
         }
-        if (candidates.isEmpty()) {
-            candidates.addAll(replicas);
+        EntityRef<ModelReplica.Command> ref = sharding.entityRefFor(ModelReplica.TYPE_KEY, choice.entityId());
+        Duration askTimeout = Duration.ofMillis(remainingMillis).plus(settings.replyGrace());
+        CompletableFuture<ModelReplica.Reply> reply = new CompletableFuture<>();
+        if (choice.address() != null) {
+            pendingByNode.computeIfAbsent(choice.address(), k -> ConcurrentHashMap.newKeySet()).add(reply);
+            reply.whenComplete((r, e) -> {
+                Set<CompletableFuture<ModelReplica.Reply>> pending = pendingByNode.get(choice.address());
+                if (pending != null) {
+                    pending.remove(reply);
+                }
+            });
+            if (!members.serving(choice.address()) && !self.address().equals(choice.address())) {
+                reply.completeExceptionally(new NodeLost(choice.address()));
+            }
         }
+        ref.<ModelReplica.Reply>ask(replyTo -> new ModelReplica.Infer(sent, replyTo), askTimeout)
+                .whenComplete((r, e) -> {
+                    if (e != null) {
+                        reply.completeExceptionally(e);
+                    } else {
+                        reply.complete(r);
+                    }
+                });
+        return reply.thenCompose(r -> {
+            if (r instanceof ModelReplica.Answer answer) {
+                return CompletableFuture.completedFuture(answer.response());
+            }
+            return CompletableFuture.failedFuture(((ModelReplica.Failure) r).error().toException());
+        });
+    }
+
+    /** A replica's node left or became unreachable while a request to it was in flight. */
+    private static final class NodeLost extends RuntimeException {
+        NodeLost(String address) {
+            super("node " + address + " became unreachable", null, false, false);
+        }
+    }
+
+    private void failPendingOn(String address) {
+        Set<CompletableFuture<ModelReplica.Reply>> pending = pendingByNode.remove(address);
+        if (pending != null) {
+            for (CompletableFuture<ModelReplica.Reply> f : pending) {
+                f.completeExceptionally(new NodeLost(address));
+            }
+        }
+    }
+
+    private static InferenceException asInferenceException(Throwable error, Choice choice) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof InferenceException ie) {
+            return ie;
+        }
+        if (cause instanceof NodeLost lost) {
+            return new InferenceException.Unavailable("replica " + choice.entityId() + ": " + lost.getMessage());
+        }
+        if (cause instanceof TimeoutException) {
+            return new InferenceException.DeadlineExceeded("no answer from replica " + choice.entityId()
+                    + " before the deadline");
+        }
+        return new InferenceException.Internal("asking replica " + choice.entityId() + " failed: " + cause);
+    }
+
+    /** Picks the replica for one attempt, or null when no untried replica may serve. */
+    private Choice choose(ModelManifest manifest, Set<String> residency, Set<String> tried) {
+        List<String> ids = manifest.replicaIds();
+        List<ReplicaLocation> live = new ArrayList<>(ids.size());
+        List<String> unknown = new ArrayList<>();
+        for (String id : ids) {
+            if (tried.contains(id)) {
+                continue;
+            }
+            Optional<ReplicaLocation> l = locations.get(id);
+            if (l.isEmpty()) {
+                unknown.add(id);
+                continue;
+            }
+            ReplicaLocation loc = l.get();
+            boolean reachable = loc.address().equals(self.address()) || members.serving(loc.address());
+            if (!reachable) {
+                continue; // its node is gone: sharding will restart it elsewhere, and it will publish anew
+            }
+            if (!residency.isEmpty() && !residency.contains(loc.region())) {
+                continue;
+            }
+            if (loc.ready()) {
+                live.add(loc);
+            } else {
+                unknown.add(id); // loading: its entity stashes requests until it is ready
+            }
+        }
+        if (live.isEmpty()) {
+            return unknown.isEmpty() ? null : new Choice(unknown.get(0), locations.get(unknown.get(0))
+                    .map(ReplicaLocation::address).orElse(null));
+        }
+        int bestTier = Integer.MAX_VALUE;
+        for (ReplicaLocation l : live) {
+            bestTier = Math.min(bestTier, tier(l));
+        }
+        List<ReplicaLocation> nearest = new ArrayList<>();
+        int nearestLoad = Integer.MAX_VALUE;
+        for (ReplicaLocation l : live) {
+            if (tier(l) == bestTier) {
+                nearest.add(l);
+                nearestLoad = Math.min(nearestLoad, inFlight(l.entityId()));
+            }
+        }
+        List<ReplicaLocation> candidates = nearestLoad >= settings.localitySpill() ? live : nearest;
+        ReplicaLocation pick = powerOfTwo(candidates);
+        return new Choice(pick.entityId(), pick.address());
+    }
+
+    private int tier(ReplicaLocation l) {
+        if (l.address().equals(self.address())) {
+            return 0;
+        }
+        if (l.region().equals(self.region())) {
+            return l.zone().equals(self.zone()) ? 1 : 2;
+        }
+        return 3;
+    }
+
+    private ReplicaLocation powerOfTwo(List<ReplicaLocation> candidates) {
         ThreadLocalRandom rnd = ThreadLocalRandom.current();
-        String a = candidates.get(rnd.nextInt(candidates.size()));
+        ReplicaLocation a = candidates.get(rnd.nextInt(candidates.size()));
         if (candidates.size() == 1) {
             return a;
         }
-        String b = candidates.get(rnd.nextInt(candidates.size()));
-        return inFlight(b) < inFlight(a) ? b : a;
+        ReplicaLocation b = candidates.get(rnd.nextInt(candidates.size()));
+        return inFlight(b.entityId()) < inFlight(a.entityId()) ? b : a;
+    }
+
+    /** The error when no replica may serve: residency, or simply none live. */
+    private InferenceException noReplica(ModelManifest manifest, InferenceRequest request) {
+        Set<String> residency = request.residency();
+        if (!residency.isEmpty()) {
+            if (!manifest.regions().isEmpty() && manifest.regions().stream().noneMatch(residency::contains)) {
+                return new InferenceException.ResidencyViolation(manifest.key() + " is placed only in regions "
+                        + new TreeSet<>(manifest.regions()) + ", outside the request's residency "
+                        + new TreeSet<>(residency));
+            }
+            Set<String> liveRegions = new TreeSet<>();
+            for (ReplicaLocation l : locations.of(manifest.replicaIds())) {
+                if (l.ready() && (l.address().equals(self.address()) || members.serving(l.address()))) {
+                    liveRegions.add(l.region());
+                }
+            }
+            if (!liveRegions.isEmpty()) {
+                return new InferenceException.ResidencyViolation("no live replica of " + manifest.key()
+                        + " may process data restricted to " + new TreeSet<>(residency) + "; its live replicas run in "
+                        + liveRegions);
+            }
+            return new InferenceException.Unavailable("no live replica of " + manifest.key() + " in regions "
+                    + new TreeSet<>(residency));
+        }
+        return new InferenceException.Unavailable("no live replica of " + manifest.key());
     }
 }

@@ -188,6 +188,9 @@ public final class KryoSerializer extends SerializerWithStringManifest {
 
     /** Typed actor references in Pekko's own string form. */
     static final class ActorRefSerializer extends Serializer<ActorRef<?>> {
+        private static final int MAX_PATH = 1024;
+        private static final java.util.regex.Pattern ACTOR_PATH =
+                java.util.regex.Pattern.compile("pekko://[A-Za-z0-9_-]+(@[A-Za-z0-9.:\\[\\]_-]+)?/[\\x21-\\x7e]*");
         private final ActorRefResolver resolver;
 
         ActorRefSerializer(ActorRefResolver resolver) {
@@ -202,7 +205,13 @@ public final class KryoSerializer extends SerializerWithStringManifest {
 
         @Override
         public ActorRef<?> read(Kryo kryo, Input in, Class<? extends ActorRef<?>> type) {
-            return resolver.resolveActorRef(in.readString());
+            String path = in.readString();
+            // Only plausible actor paths reach Pekko's resolver: its string hashing reads raw
+            // string memory, and arbitrary bytes from the wire have crashed the JVM there.
+            if (path == null || path.length() > MAX_PATH || !ACTOR_PATH.matcher(path).matches()) {
+                throw new KryoException("not an actor path");
+            }
+            return resolver.resolveActorRef(path);
         }
     }
 }

@@ -4,26 +4,12 @@ import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
-import io.meshinfer.api.InferenceResponse;
-import io.meshinfer.batching.BatchPolicy;
-import io.meshinfer.batching.Batcher;
-import io.meshinfer.batching.ResultSink;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.registry.ReplicaId;
-import io.meshinfer.runtime.LoadedModel;
-import io.meshinfer.runtime.ModelLoadException;
-import io.meshinfer.runtime.ModelSignature;
-import io.meshinfer.tensor.NamedTensor;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -31,28 +17,31 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.StashBuffer;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.ShardCoordinator;
 import org.apache.pekko.cluster.sharding.typed.ShardingEnvelope;
 import org.apache.pekko.cluster.sharding.typed.ShardingMessageExtractor;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
-import org.apache.pekko.stream.Materializer;
 
 /**
  * One replica of one model version ({@code model@version#replica}), a Cluster Sharding
- * entity. It loads its model as soon as it starts (the reconciler starts it on deploy, so
- * no request pays the load), validates each request against the signature, feeds it to
- * its {@link Batcher} and answers with a result or a typed error.
+ * entity: the cluster's handle on a {@link PooledReplica} in this node's
+ * {@link ReplicaPool}. It loads (attaches) as soon as it starts, publishes where it runs
+ * and whether it is ready, and answers {@link Infer} with a result or a typed error.
  *
  * <p>Life: LOADING (requests are stashed, up to the queue capacity) → SERVING → STOPPING
- * (on the sharding stop message: no new requests, in-flight ones finish, then the session
- * hold is released and the entity stops). A replica whose version is undeployed or scaled
- * away passivates itself. A failed load is retried after a pause; meanwhile requests are
- * answered {@code UNAVAILABLE} so the router tries another replica.
+ * (on the sharding stop message: no new requests, in-flight ones finish, the pool releases
+ * the model, the entity stops). A replica whose version is undeployed or scaled away
+ * passivates itself. A failed load is retried after a pause; meanwhile requests are
+ * answered {@code UNAVAILABLE} so the router tries another replica. When the cluster downs
+ * this node the pooled replica is orphaned instead of released, so island mode can keep
+ * serving from it.
  */
 public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "ModelReplica");
@@ -74,16 +63,16 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     public sealed interface Reply {
     }
 
-    public record Answer(InferenceResponse response) implements Reply {
+    public record Answer(io.meshinfer.api.InferenceResponse response) implements Reply {
     }
 
     public record Failure(InferenceError error) implements Reply {
     }
 
-    private record Loaded() implements Command, NoSerializationVerificationNeeded {
+    private record Loaded(PooledReplica replica) implements Command, NoSerializationVerificationNeeded {
     }
 
-    private record LoadFailed(String reason, boolean notFound) implements Command, NoSerializationVerificationNeeded {
+    private record LoadFailed(String reason) implements Command, NoSerializationVerificationNeeded {
     }
 
     private enum Tick implements Command, NoSerializationVerificationNeeded { INSTANCE }
@@ -93,24 +82,22 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     private enum State { LOADING, SERVING, FAILED, RETIRING, STOPPING }
 
     private static final Duration TICK = Duration.ofSeconds(1);
+    private static final int REPUBLISH_EVERY_TICKS = 5;
 
     private final String entityId;
     private final ReplicaId id;
     private final ActorRef<ClusterSharding.ShardCommand> shard;
     private final ReplicaEnvironment env;
-    private final Materializer materializer;
     private final StashBuffer<Command> stash;
     private final long startedNanos = System.nanoTime();
-    private final AtomicBoolean alive = new AtomicBoolean(true);
-    private final AtomicReference<LoadedModel> arriving = new AtomicReference<>();
 
     private State state = State.LOADING;
     private boolean loadInFlight;
+    private boolean detached;
+    private long ticks;
     private long nextLoadNanos;
     private String failure = "";
-    private LoadedModel model;
-    private ModelSignature signature;
-    private Batcher batcher;
+    private PooledReplica replica;
 
     private ModelReplica(ActorContext<Command> ctx, String entityId, ActorRef<ClusterSharding.ShardCommand> shard,
                          ReplicaEnvironment env, StashBuffer<Command> stash, TimerScheduler<Command> timers) {
@@ -120,32 +107,37 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         this.shard = shard;
         this.env = env;
         this.stash = stash;
-        this.materializer = Materializer.matFromSystem(ctx.getSystem());
         timers.startTimerWithFixedDelay(Tick.INSTANCE, TICK);
-        publish(LocalReplicas.Status.LOADING, null);
+        publish(false);
         startLoad();
     }
 
     public static Behavior<Command> create(String entityId, ActorRef<ClusterSharding.ShardCommand> shard,
                                            ReplicaEnvironment env) {
-        return Behaviors.setup(ctx -> Behaviors.withStash(env.defaults().queueCapacity(),
+        return Behaviors.setup(ctx -> Behaviors.withStash(env.pool().defaults().queueCapacity(),
                 stash -> Behaviors.withTimers(timers -> new ModelReplica(ctx, entityId, shard, env, stash, timers))));
     }
 
     /** Registers the entity type with Cluster Sharding on this node; one shard per replica. */
-    public static void init(ActorSystem<?> system, ReplicaEnvironment env) {
+    public static void init(ActorSystem<?> system, ReplicaEnvironment env,
+                            ShardCoordinator.ShardAllocationStrategy placement) {
         ClusterSharding.get(system).init(Entity.of(TYPE_KEY,
                         ctx -> create(ctx.getEntityId(), ctx.getShard(), env))
                 .withStopMessage(Stop.INSTANCE)
+                .withRole(REPLICA_HOST_ROLE)
+                .withAllocationStrategy(placement)
                 .withMessageExtractor(new OneShardPerEntity()));
     }
 
-    /** Sharding for a node that routes to replicas but hosts none (a client-only member). */
-    public static void initProxy(ActorSystem<?> system, String role) {
+    /** Sharding for a member that routes to replicas but hosts none (a client-only member). */
+    public static void initProxy(ActorSystem<?> system) {
         ClusterSharding.get(system).init(Entity.of(TYPE_KEY, ctx -> Behaviors.<Command>empty())
-                .withRole(role)
+                .withRole(REPLICA_HOST_ROLE)
                 .withMessageExtractor(new OneShardPerEntity()));
     }
+
+    /** The role of members that host replicas. */
+    public static final String REPLICA_HOST_ROLE = "replica-host";
 
     /** Each replica is its own shard, so placement decides per replica. */
     static final class OneShardPerEntity extends ShardingMessageExtractor<ShardingEnvelope<Command>, Command> {
@@ -174,7 +166,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 .onMessage(LoadFailed.class, this::onLoadFailed)
                 .onMessage(Tick.class, this::onTick)
                 .onMessage(Stop.class, this::onStop)
-                .onMessage(Drained.class, this::onDrained)
+                .onMessage(Drained.class, d -> Behaviors.stopped())
                 .onSignal(PostStop.class, this::onPostStop)
                 .build();
     }
@@ -199,26 +191,15 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     }
 
     private void serve(Infer cmd) {
-        InferenceRequest req = cmd.request();
-        ModelSignature.Prepared prepared;
-        try {
-            prepared = signature.prepare(req.inputs(), req.outputs(), env.maxRequestBytes());
-        } catch (InferenceException e) {
-            cmd.replyTo().tell(new Failure(e.toError()));
-            return;
-        }
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(req.timeoutMillis());
         ActorRef<Reply> replyTo = cmd.replyTo();
-        batcher.submit(prepared, deadline, new ResultSink() {
-            @Override
-            public void success(List<NamedTensor> outputs, int batchRows, long queueNanos) {
-                replyTo.tell(new Answer(new InferenceResponse(req.id(), id.model(), id.version(), outputs,
-                        env.nodeName(), env.region(), batchRows, false)));
-            }
-
-            @Override
-            public void failure(InferenceError error) {
-                replyTo.tell(new Failure(error));
+        replica.serve(cmd.request(), false).whenComplete((response, error) -> {
+            if (error == null) {
+                replyTo.tell(new Answer(response));
+            } else {
+                Throwable cause = error instanceof CompletionException && error.getCause() != null
+                        ? error.getCause() : error;
+                replyTo.tell(new Failure(cause instanceof InferenceException ie ? ie.toError()
+                        : new InferenceError(ErrorKind.INTERNAL, "replica " + entityId + " failed: " + cause)));
             }
         });
     }
@@ -231,69 +212,38 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         Optional<ModelManifest> manifest = env.catalog().manifest(id.model(), id.version());
         if (manifest.isEmpty()) {
             if (System.nanoTime() - startedNanos > env.manifestWait().toNanos()) {
-                getContext().getSelf().tell(new LoadFailed("version '" + id.version() + "' of model '"
-                        + id.model() + "' is not deployed", true));
+                retire();
             }
             return; // the catalog may not have reached this node yet: the next tick retries
         }
         ModelManifest m = manifest.get();
+        String region = env.pool().place().region();
+        if (!m.regions().isEmpty() && !m.regions().contains(region)) {
+            getContext().getSelf().tell(new LoadFailed("its placement allows regions " + m.regions()
+                    + ", not this node's region " + region));
+            return;
+        }
         loadInFlight = true;
-        CompletableFuture.supplyAsync(() -> acquire(m), env.blocking()).whenComplete((loaded, error) -> {
+        getContext().pipeToSelf(env.pool().attach(entityId, m, env.peers()), (loaded, error) -> {
             if (error != null) {
                 Throwable cause = error instanceof CompletionException && error.getCause() != null
                         ? error.getCause() : error;
-                getContext().getSelf().tell(new LoadFailed(cause.getMessage(), false));
-                return;
+                return new LoadFailed(String.valueOf(cause.getMessage()));
             }
-            arriving.set(loaded);
-            if (!alive.get()) {
-                releaseArriving();
-            } else {
-                getContext().getSelf().tell(new Loaded());
-            }
+            return new Loaded(loaded);
         });
-    }
-
-    private LoadedModel acquire(ModelManifest m) {
-        try {
-            Optional<Path> file = env.store().verifiedPath(m.sha256());
-            if (file.isEmpty()) {
-                throw new CompletionException(new ModelLoadException(
-                        "the artifact " + m.sha256() + " is not on this node"));
-            }
-            return env.runtime().acquire(m.sha256(), file.get());
-        } catch (IOException | ModelLoadException e) {
-            throw new CompletionException(e);
-        }
-    }
-
-    private void releaseArriving() {
-        LoadedModel m = arriving.getAndSet(null);
-        if (m != null) {
-            env.runtime().release(m);
-        }
     }
 
     private Behavior<Command> onLoaded(Loaded msg) {
         loadInFlight = false;
-        LoadedModel m = arriving.getAndSet(null);
-        if (m == null) {
-            return this;
-        }
         if (state != State.LOADING && state != State.FAILED) {
-            env.runtime().release(m);
-            return this;
+            return this; // stopping: PostStop detaches what the pool loaded
         }
-        ModelManifest manifest = env.catalog().manifest(id.model(), id.version()).orElse(null);
-        BatchPolicy policy = manifest == null ? env.defaults()
-                : env.defaults().withOverrides(manifest.maxBatch(), manifest.maxDelayMillis());
-        model = m;
-        signature = m.signature();
-        batcher = Batcher.start(entityId, m, policy, env.blocking(), materializer);
+        replica = msg.replica();
         state = State.SERVING;
-        publish(LocalReplicas.Status.READY, null);
+        publish(true);
         getContext().getLog().info("replica {} ready (batchable: {}, max batch {})", entityId,
-                signature.batchable(), policy.maxBatch());
+                replica.model().signature().batchable(), replica.batcher().policy().maxBatch());
         return stash.unstashAll(this);
     }
 
@@ -302,14 +252,9 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         if (state != State.LOADING && state != State.FAILED) {
             return this;
         }
-        if (msg.notFound()) {
-            retire();
-            return this;
-        }
         failure = msg.reason();
         state = State.FAILED;
         nextLoadNanos = System.nanoTime() + env.retryLoadAfter().toNanos();
-        publish(LocalReplicas.Status.FAILED, failure);
         getContext().getLog().warn("replica {} could not load its model: {}", entityId, failure);
         failStashed(ErrorKind.UNAVAILABLE, "replica " + entityId + " cannot serve: " + failure);
         return this;
@@ -328,12 +273,15 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 if (!deployed) {
                     retire();
                 } else if (!loadInFlight && System.nanoTime() - nextLoadNanos > 0) {
+                    state = State.LOADING;
                     startLoad();
                 }
             }
             case SERVING -> {
                 if (!deployed) {
                     retire();
+                } else if (++ticks % REPUBLISH_EVERY_TICKS == 0) {
+                    publish(true); // heals an entry lost to a prune or a race with a withdrawal
                 }
             }
             default -> {
@@ -351,35 +299,39 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         failStashed(ErrorKind.MODEL_NOT_FOUND, "version '" + id.version() + "' of model '" + id.model()
                 + "' is not deployed");
         state = State.RETIRING;
+        env.locations().tell(new ReplicaLocations.Withdraw(entityId, env.selfAddress()));
         shard.tell(new ClusterSharding.Passivate<>(getContext().getSelf()));
     }
 
     private Behavior<Command> onStop(Stop s) {
         failStashed(ErrorKind.UNAVAILABLE, "replica " + entityId + " is stopping");
-        if (batcher == null) {
-            return Behaviors.stopped();
+        env.locations().tell(new ReplicaLocations.Withdraw(entityId, env.selfAddress()));
+        if (downed()) {
+            return Behaviors.stopped(); // PostStop orphans the pooled replica for island mode
         }
         state = State.STOPPING;
-        publish(LocalReplicas.Status.STOPPING, null);
-        batcher.drain().whenComplete((done, error) -> getContext().getSelf().tell(Drained.INSTANCE));
+        detached = true;
+        getContext().pipeToSelf(env.pool().detach(entityId, true), (ok, error) -> Drained.INSTANCE);
         return this;
-    }
-
-    private Behavior<Command> onDrained(Drained d) {
-        return Behaviors.stopped();
     }
 
     private Behavior<Command> onPostStop(PostStop signal) {
-        alive.set(false);
-        releaseArriving();
-        env.local().remove(entityId);
-        if (batcher != null) {
-            LoadedModel m = model;
-            batcher.drain().whenComplete((done, error) -> env.runtime().release(m));
-            batcher = null;
-            model = null;
+        if (!detached) {
+            detached = true;
+            boolean keep = downed();
+            env.pool().detach(entityId, !keep);
+            if (!keep) {
+                env.locations().tell(new ReplicaLocations.Withdraw(entityId, env.selfAddress()));
+            }
         }
         return this;
+    }
+
+    /** Whether this node's actor system is going down because the cluster downed it. */
+    private boolean downed() {
+        return CoordinatedShutdown.get(Adapter.toClassic(getContext().getSystem())).getShutdownReason()
+                .map(r -> r instanceof CoordinatedShutdown.ClusterDowningReason$)
+                .orElse(false);
     }
 
     private void failStashed(ErrorKind kind, String message) {
@@ -391,7 +343,10 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         stash.clear();
     }
 
-    private void publish(LocalReplicas.Status status, String detail) {
-        env.local().put(new LocalReplicas.Entry(entityId, id.model(), id.version(), status, batcher, detail));
+    private void publish(boolean ready) {
+        PooledReplica.Place place = env.pool().place();
+        env.locations().tell(new ReplicaLocations.Publish(new ReplicaLocation(entityId, id.model(), id.version(),
+                id.replica(), place.node(), env.selfAddress(), place.region(), place.zone(), ready,
+                System.currentTimeMillis())));
     }
 }

@@ -3,20 +3,27 @@ package io.meshinfer.shard;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelManifest;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * Keeps every desired replica running and loaded: on every catalog change and every
  * {@code interval}, it sends {@link ModelReplica.Wake} to each replica of each deployed
  * version. Cluster Sharding starts entities lazily; the wake makes it start them (and so
- * load their models) before the first request, and restarts replicas lost with a node.
- * Waking a running replica costs one message and changes nothing.
+ * load their models) before the first request, and restarts replicas lost with a node as
+ * soon as their shards are reallocated. Waking a running replica changes nothing. On the
+ * leader it also prunes published locations of nodes that left the cluster.
  */
 public final class ReplicaReconciler extends AbstractBehavior<ReplicaReconciler.Command> {
 
@@ -24,23 +31,31 @@ public final class ReplicaReconciler extends AbstractBehavior<ReplicaReconciler.
     public sealed interface Command extends NoSerializationVerificationNeeded {
     }
 
-    /** Check now (the catalog changed). */
+    /** Check now (the catalog or the membership changed). */
     public enum Reconcile implements Command { INSTANCE }
 
     private final CatalogView catalog;
     private final ClusterSharding sharding;
+    private final Cluster cluster;
+    private final ActorRef<ReplicaLocations.Command> locations;
+    private final ReplicaLocationView locationView;
 
-    private ReplicaReconciler(ActorContext<Command> ctx, CatalogView catalog) {
+    private ReplicaReconciler(ActorContext<Command> ctx, CatalogView catalog,
+                              ActorRef<ReplicaLocations.Command> locations, ReplicaLocationView locationView) {
         super(ctx);
         this.catalog = catalog;
         this.sharding = ClusterSharding.get(ctx.getSystem());
+        this.cluster = Cluster.get(ctx.getSystem());
+        this.locations = locations;
+        this.locationView = locationView;
     }
 
-    public static Behavior<Command> create(CatalogView catalog, Duration interval) {
+    public static Behavior<Command> create(CatalogView catalog, ActorRef<ReplicaLocations.Command> locations,
+                                           ReplicaLocationView locationView, Duration interval) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(Reconcile.INSTANCE, interval);
             catalog.addListener(models -> ctx.getSelf().tell(Reconcile.INSTANCE));
-            return new ReplicaReconciler(ctx, catalog);
+            return new ReplicaReconciler(ctx, catalog, locations, locationView);
         }));
     }
 
@@ -50,9 +65,25 @@ public final class ReplicaReconciler extends AbstractBehavior<ReplicaReconciler.
     }
 
     private Behavior<Command> onReconcile() {
+        if (cluster.selfMember().status() != MemberStatus.up()) {
+            return this;
+        }
         for (ModelManifest m : catalog.manifests()) {
             for (String id : m.replicaIds()) {
                 sharding.entityRefFor(ModelReplica.TYPE_KEY, id).tell(ModelReplica.Wake.INSTANCE);
+            }
+        }
+        var state = cluster.state();
+        if (cluster.selfMember().address().equals(state.getLeader())) {
+            Set<String> live = new HashSet<>();
+            for (Member m : state.getMembers()) {
+                if (m.status() != MemberStatus.down() && m.status() != MemberStatus.removed()) {
+                    live.add(m.address().toString());
+                }
+            }
+            boolean stale = locationView.all().values().stream().anyMatch(l -> !live.contains(l.address()));
+            if (stale) {
+                locations.tell(new ReplicaLocations.Prune(live));
             }
         }
         return this;

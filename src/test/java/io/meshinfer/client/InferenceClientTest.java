@@ -56,7 +56,7 @@ class InferenceClientTest {
 
     private static void deploy(String model, byte[] onnx) {
         assertEquals(201, Http.put(node.url() + "/v1/models/" + model + "/versions/1", onnx).status());
-        await().atMost(Duration.ofSeconds(60)).until(() -> node.node().localReplicas().anyReady(model, "1"));
+        await().atMost(Duration.ofSeconds(60)).until(() -> node.node().versionReady(model, "1"));
     }
 
     private static InferenceException failure(CompletableFuture<?> f) {

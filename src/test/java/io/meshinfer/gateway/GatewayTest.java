@@ -349,7 +349,7 @@ class GatewayTest {
         assertEquals(200, d.status(), d.body());
         assertError(infer("short-lived", body), 404, "model 'short-lived' is not deployed");
         await().atMost(Duration.ofSeconds(20)).until(() ->
-                node.node().localReplicas().all().stream().noneMatch(e -> e.model().equals("short-lived")));
+                node.node().pool().all().stream().noneMatch(r -> r.id().model().equals("short-lived")));
         await().atMost(Duration.ofSeconds(20)).until(() ->
                 node.resources().runtime().loadedSessions().size() == sessionsBefore);
         assertError(Http.delete(node.url() + "/v1/models/short-lived/versions/1"), 404,

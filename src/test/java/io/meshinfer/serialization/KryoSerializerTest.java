@@ -145,7 +145,7 @@ class KryoSerializerTest {
         byte[] valid = kryo.toBinary(new ModelReplica.Infer(new InferenceRequest("id", "m", null, everyType(),
                 List.of(), 100, Set.of("eu")), probe.getRef()));
         Random rnd = new Random(7);
-        for (int i = 0; i < 5000; i++) {
+        for (int i = 0; i < 20000; i++) {
             byte[] bytes = valid.clone();
             for (int flips = 1 + rnd.nextInt(4); flips > 0; flips--) {
                 bytes[rnd.nextInt(bytes.length)] = (byte) rnd.nextInt(256);

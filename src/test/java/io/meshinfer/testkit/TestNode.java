@@ -51,6 +51,12 @@ public final class TestNode implements AutoCloseable {
         }
     }
 
+    /** This node's cluster transport address as {@code host:port}. */
+    public String clusterHostPort() {
+        var a = org.apache.pekko.cluster.typed.Cluster.get(node.clusterSystem()).selfMember().address();
+        return a.getHost().get() + ":" + a.getPort().get();
+    }
+
     public MeshNode node() {
         return node;
     }
@@ -70,7 +76,7 @@ public final class TestNode implements AutoCloseable {
     @Override
     public void close() {
         try {
-            node.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            node.shutdown().toCompletableFuture().get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new IllegalStateException("node did not stop", e);
         } finally {

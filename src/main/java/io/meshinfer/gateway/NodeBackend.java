@@ -1,0 +1,62 @@
+package io.meshinfer.gateway;
+
+import io.meshinfer.registry.ArtifactStore;
+import io.meshinfer.registry.CatalogView;
+import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.routing.InferenceService;
+import io.meshinfer.routing.RouterSettings;
+import io.meshinfer.runtime.ModelRuntime;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import org.apache.pekko.Done;
+
+/**
+ * What the HTTP gateway serves from: the node behind it. The node may be between cluster
+ * incarnations (rejoining after being downed); every method answers from what the node
+ * knows now.
+ */
+public interface NodeBackend {
+    /** Answers requests: through the cluster, or from local replicas in island mode. */
+    InferenceService inference();
+
+    RouterSettings routing();
+
+    CatalogView catalog();
+
+    ArtifactStore store();
+
+    ModelRuntime runtime();
+
+    /** Where blocking work (model inspection) runs. */
+    Executor blocking();
+
+    String nodeName();
+
+    /** Registers a version in the replicated catalog; fails with an InferenceException. */
+    CompletionStage<Done> deploy(ModelManifest manifest);
+
+    /** Removes a version from the replicated catalog; fails with an InferenceException. */
+    CompletionStage<Done> undeploy(String model, String version);
+
+    /** Whether the node is an Up member of its cluster. */
+    boolean ready();
+
+    /** Whether some replica of the version is live and ready (anywhere in the cluster). */
+    boolean versionReady(String model, String version);
+
+    ClusterSnapshot clusterSnapshot();
+
+    /** Network fault injection, present only when test mode is on. */
+    Optional<TestControl> testControl();
+
+    /** Cuts and heals this node's links to peers (Artery test mode), for fault tests. */
+    interface TestControl {
+        /** Blackholes traffic to and from each {@code host:port} cluster address. */
+        CompletionStage<Done> partition(List<String> peers);
+
+        /** Restores traffic with these peers, or all when empty. */
+        CompletionStage<Done> heal(List<String> peers);
+    }
+}

@@ -1,0 +1,218 @@
+package io.meshinfer.node;
+
+import com.typesafe.config.Config;
+import io.meshinfer.registry.Catalog;
+import io.meshinfer.registry.CatalogView;
+import io.meshinfer.routing.MemberInfo;
+import io.meshinfer.routing.MembershipView;
+import io.meshinfer.routing.MembershipWatcher;
+import io.meshinfer.routing.Router;
+import io.meshinfer.routing.RouterSettings;
+import io.meshinfer.shard.ModelReplica;
+import io.meshinfer.shard.PlacementStrategy;
+import io.meshinfer.shard.ReplicaEnvironment;
+import io.meshinfer.shard.ReplicaLocationView;
+import io.meshinfer.shard.ReplicaLocations;
+import io.meshinfer.shard.ReplicaPool;
+import io.meshinfer.shard.ReplicaReconciler;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.cluster.typed.SelfRemoved;
+import org.apache.pekko.cluster.typed.Subscribe;
+import org.apache.pekko.remote.RARP;
+import org.apache.pekko.remote.transport.ThrottlerTransportAdapter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One membership of this process in the cluster: an actor system joined through the
+ * seeds, with the catalog replica, the replica entities (attached to the process's
+ * {@link ReplicaPool}), the placement strategy, the reconciler, replica locations,
+ * membership tracking and the router. When the cluster downs or removes this node the
+ * incarnation reports it once (through {@code onEnded}) and the process starts a fresh one;
+ * nothing here waits for the old actor system to finish terminating.
+ */
+final class ClusterIncarnation {
+    private static final Logger log = LoggerFactory.getLogger(ClusterIncarnation.class);
+
+    private final ActorSystem<Void> system;
+    private final MembershipView members;
+    private final ReplicaLocationView locations;
+    private final Router router;
+    private final ActorRef<Catalog.Command> catalog;
+    private final Duration adminTimeout;
+    private final AtomicBoolean ended = new AtomicBoolean();
+
+    private ClusterIncarnation(ActorSystem<Void> system, MembershipView members, ReplicaLocationView locations,
+                               Router router, ActorRef<Catalog.Command> catalog, Duration adminTimeout) {
+        this.system = system;
+        this.members = members;
+        this.locations = locations;
+        this.router = router;
+        this.catalog = catalog;
+        this.adminTimeout = adminTimeout;
+    }
+
+    /**
+     * Creates the actor system (binding the cluster port) and joins.
+     *
+     * @param onEnded called once when this node is downed or removed, or its system stops
+     * @throws RuntimeException if the system cannot start (e.g. the port is still taken)
+     */
+    static ClusterIncarnation start(Config config, NodeSettings settings, CatalogView catalogView, ReplicaPool pool,
+                                    Runnable onEnded) {
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "meshinfer", config);
+        try {
+            return wire(system, config, settings, catalogView, pool, onEnded);
+        } catch (RuntimeException e) {
+            system.terminate();
+            throw e;
+        }
+    }
+
+    private static ClusterIncarnation wire(ActorSystem<Void> system, Config config, NodeSettings settings,
+                                           CatalogView catalogView, ReplicaPool pool, Runnable onEnded) {
+        Duration writeTimeout = config.getDuration("meshinfer.catalog.write-timeout");
+        ActorRef<Catalog.Command> catalog =
+                system.systemActorOf(Catalog.create(catalogView, writeTimeout), "catalog", Props.empty());
+        MembershipView members = new MembershipView();
+        system.systemActorOf(MembershipWatcher.create(members), "membership", Props.empty());
+        ReplicaLocationView locationView = new ReplicaLocationView();
+        ActorRef<ReplicaLocations.Command> locations = system.systemActorOf(
+                ReplicaLocations.create(locationView, config.getDuration("meshinfer.placement.location-write-timeout")),
+                "replica-locations", Props.empty());
+        Cluster cluster = Cluster.get(system);
+        String selfAddress = cluster.selfMember().address().toString();
+        ReplicaEnvironment env = new ReplicaEnvironment(pool, catalogView, locations, selfAddress,
+                () -> peerUrls(members),
+                config.getDuration("meshinfer.placement.retry-load-after"),
+                config.getDuration("meshinfer.placement.manifest-wait"));
+        ModelReplica.init(system, env, new PlacementStrategy(catalogView));
+        system.systemActorOf(ReplicaReconciler.create(catalogView, locations, locationView,
+                config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());
+        Router router = new Router(system, catalogView, locationView, members, pool,
+                new Router.Self(selfAddress, settings.name(), settings.region(), settings.zone()),
+                RouterSettings.fromConfig(config));
+        ClusterIncarnation inc = new ClusterIncarnation(system, members, locationView, router, catalog,
+                writeTimeout.plusSeconds(2));
+        system.systemActorOf(endWatcher(inc, onEnded), "end-watcher", Props.empty());
+        system.getWhenTerminated().thenRun(() -> inc.end(onEnded, "its actor system terminated"));
+        if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+            cluster.manager().tell(Join.create(cluster.selfMember().address()));
+        }
+        return inc;
+    }
+
+    /** Watches for this node being downed or removed. */
+    private static Behavior<Object> endWatcher(ClusterIncarnation inc, Runnable onEnded) {
+        return Behaviors.setup(ctx -> {
+            Cluster cluster = Cluster.get(ctx.getSystem());
+            cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), SelfRemoved.class));
+            cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberDowned.class));
+            return Behaviors.receiveMessage(msg -> {
+                if (msg instanceof SelfRemoved) {
+                    inc.end(onEnded, "it was removed from the cluster");
+                } else if (msg instanceof ClusterEvent.MemberDowned d
+                        && d.member().address().equals(cluster.selfMember().address())) {
+                    inc.end(onEnded, "the cluster downed it");
+                }
+                return Behaviors.same();
+            });
+        });
+    }
+
+    private void end(Runnable onEnded, String why) {
+        if (ended.compareAndSet(false, true)) {
+            log.warn("this node's cluster membership ended: {}", why);
+            onEnded.run();
+        }
+    }
+
+    private static List<String> peerUrls(MembershipView members) {
+        List<String> urls = new ArrayList<>();
+        for (MemberInfo m : members.httpPeers()) {
+            urls.add("http://" + m.http());
+        }
+        return urls;
+    }
+
+    ActorSystem<Void> system() {
+        return system;
+    }
+
+    MembershipView members() {
+        return members;
+    }
+
+    ReplicaLocationView locations() {
+        return locations;
+    }
+
+    Router router() {
+        return router;
+    }
+
+    boolean ended() {
+        return ended.get();
+    }
+
+    ActorRef<Catalog.Command> catalog() {
+        return catalog;
+    }
+
+    Duration adminTimeout() {
+        return adminTimeout;
+    }
+
+    /** Leaves the cluster gracefully: hands off replicas, then terminates the system. */
+    CompletionStage<Done> leave() {
+        ended.set(true);
+        return scala.jdk.javaapi.FutureConverters.asJava(
+                CoordinatedShutdown.get(Adapter.toClassic(system)).run(CoordinatedShutdown.unknownReason()));
+    }
+
+    /** Blackholes (or heals) traffic with peers given as {@code host:port}; test mode only. */
+    CompletionStage<Done> throttle(List<String> peers, boolean cut) {
+        if (!system.settings().config().getBoolean("pekko.remote.artery.advanced.test-mode")) {
+            return CompletableFuture.failedFuture(new IllegalStateException("Artery test mode is off"));
+        }
+        List<String> targets = new ArrayList<>(peers);
+        if (targets.isEmpty()) {
+            members.members().keySet().forEach(a -> targets.add(a.substring(a.indexOf('@') + 1)));
+        }
+        var transport = ((RARP) RARP.get(Adapter.toClassic(system))).provider().transport();
+        List<CompletableFuture<Object>> all = new ArrayList<>();
+        for (String hostPort : targets) {
+            int colon = hostPort.lastIndexOf(':');
+            Address address = new Address("pekko", "meshinfer", hostPort.substring(0, colon),
+                    Integer.parseInt(hostPort.substring(colon + 1)));
+            if (address.equals(Cluster.get(system).selfMember().address())) {
+                continue;
+            }
+            var command = new ThrottlerTransportAdapter.SetThrottle(address,
+                    ThrottlerTransportAdapter.bothDirection(),
+                    cut ? ThrottlerTransportAdapter.blackholeThrottleMode()
+                            : ThrottlerTransportAdapter.unthrottledThrottleMode());
+            all.add(scala.jdk.javaapi.FutureConverters.asJava(transport.managementCommand(command))
+                    .toCompletableFuture());
+        }
+        log.warn("test mode: {} traffic with {}", cut ? "blackholed" : "restored", targets);
+        return CompletableFuture.allOf(all.toArray(new CompletableFuture[0])).thenApply(v -> Done.getInstance());
+    }
+}

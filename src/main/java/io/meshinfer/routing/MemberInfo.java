@@ -1,0 +1,27 @@
+package io.meshinfer.routing;
+
+import java.util.Set;
+
+/**
+ * A cluster member as routing sees it: its address, the name, region, zone and HTTP
+ * address it publishes as roles ({@code node:}, {@code region:}, {@code zone:},
+ * {@code http:}), its status and whether this node can reach it.
+ */
+public record MemberInfo(String address, String name, String region, String zone, String http, String status,
+                         boolean reachable, boolean replicaHost) {
+
+    /** The value of the first role starting with {@code prefix}, or {@code fallback}. */
+    public static String role(Set<String> roles, String prefix, String fallback) {
+        for (String r : roles) {
+            if (r.startsWith(prefix)) {
+                return r.substring(prefix.length());
+            }
+        }
+        return fallback;
+    }
+
+    /** Whether requests may be sent to this member: Up (or WeaklyUp) and reachable. */
+    public boolean serving() {
+        return reachable && (status.equals("Up") || status.equals("WeaklyUp"));
+    }
+}

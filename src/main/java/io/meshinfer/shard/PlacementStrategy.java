@@ -1,0 +1,184 @@
+package io.meshinfer.shard;
+
+import io.meshinfer.registry.CatalogView;
+import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.registry.ReplicaId;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.pekko.actor.ActorRef;
+import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.cluster.Cluster;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.ShardCoordinator;
+import org.apache.pekko.dispatch.Futures;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.collection.immutable.IndexedSeq;
+import scala.concurrent.Future;
+
+/**
+ * Where replicas go (each replica is one shard): only to reachable, Up replica hosts in
+ * a region the model version's placement allows, preferring a node that holds no other
+ * replica of the same version (anti-affinity), then the node with the fewest replicas.
+ *
+ * <p>Rebalancing moves at most {@link #MAX_MOVES} replicas per round: those on a node whose
+ * region is not (or no longer) allowed, and a second replica of a version on one node
+ * while an eligible node holds none (after a failed node returns). When no eligible node
+ * exists the allocation fails and the coordinator asks again later, rather than putting a
+ * replica where its placement forbids. Runs inside the shard coordinator (the oldest
+ * node); it reads that node's catalog view.
+ */
+public final class PlacementStrategy extends ShardCoordinator.AbstractShardAllocationStrategy
+        implements ShardCoordinator.ActorSystemDependentAllocationStrategy {
+    private static final Logger log = LoggerFactory.getLogger(PlacementStrategy.class);
+    static final int MAX_MOVES = 2;
+
+    private final CatalogView catalog;
+    private volatile Cluster cluster;
+
+    public PlacementStrategy(CatalogView catalog) {
+        this.catalog = catalog;
+    }
+
+    @Override
+    public void start(ActorSystem system) {
+        this.cluster = Cluster.get(system);
+    }
+
+    /** A region (shard host) with what placement needs to know about its node. */
+    private record Host(ActorRef region, Address address, String nodeRegion, boolean eligible, List<String> shards) {
+    }
+
+    private List<Host> hosts(Map<ActorRef, IndexedSeq<String>> allocations) {
+        Map<Address, Member> members = new HashMap<>();
+        Set<Member> unreachable = cluster.state().getUnreachable();
+        for (Member m : cluster.state().getMembers()) {
+            members.put(m.address(), m);
+        }
+        List<Host> hosts = new ArrayList<>();
+        for (Map.Entry<ActorRef, IndexedSeq<String>> e : allocations.entrySet()) {
+            Address a = e.getKey().path().address();
+            Address address = a.hasGlobalScope() ? a : cluster.selfAddress();
+            Member m = members.get(address);
+            boolean up = m != null && m.status() == MemberStatus.up() && !unreachable.contains(m)
+                    && m.hasRole(ModelReplica.REPLICA_HOST_ROLE);
+            String region = m == null ? "" : roleValue(m.getRoles(), "region:");
+            List<String> shards = new ArrayList<>();
+            scala.jdk.javaapi.CollectionConverters.asJava(e.getValue()).forEach(shards::add);
+            hosts.add(new Host(e.getKey(), address, region, up, shards));
+        }
+        hosts.sort(Comparator.comparing(h -> h.address().toString()));
+        return hosts;
+    }
+
+    private static String roleValue(Set<String> roles, String prefix) {
+        for (String r : roles) {
+            if (r.startsWith(prefix)) {
+                return r.substring(prefix.length());
+            }
+        }
+        return "";
+    }
+
+    private static String versionKey(String shardId) {
+        try {
+            return ReplicaId.parse(shardId).key();
+        } catch (IllegalArgumentException e) {
+            return shardId;
+        }
+    }
+
+    private Optional<ModelManifest> manifest(String shardId) {
+        try {
+            ReplicaId id = ReplicaId.parse(shardId);
+            return catalog.manifest(id.model(), id.version());
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static boolean allowed(ModelManifest m, Host h) {
+        return m.regions().isEmpty() || m.regions().contains(h.nodeRegion());
+    }
+
+    private static long sameVersion(Host h, String key) {
+        return h.shards().stream().filter(s -> versionKey(s).equals(key)).count();
+    }
+
+    @Override
+    public Future<ActorRef> allocateShard(ActorRef requester, String shardId,
+                                          Map<ActorRef, IndexedSeq<String>> currentShardAllocations) {
+        Optional<ModelManifest> manifest = manifest(shardId);
+        if (manifest.isEmpty()) {
+            return Futures.failed(new IllegalStateException("the manifest of " + shardId
+                    + " has not reached the shard coordinator yet"));
+        }
+        String key = versionKey(shardId);
+        List<Host> candidates = hosts(currentShardAllocations).stream()
+                .filter(h -> h.eligible() && allowed(manifest.get(), h)).toList();
+        if (candidates.isEmpty()) {
+            log.warn("no reachable replica host in regions {} for {}; it waits for one", manifest.get().regions(),
+                    shardId);
+            return Futures.failed(new IllegalStateException("no eligible node for " + shardId));
+        }
+        Host best = candidates.stream().min(Comparator
+                        .comparingLong((Host h) -> sameVersion(h, key))
+                        .thenComparingInt(h -> h.shards().size())
+                        .thenComparing(h -> h.address().toString()))
+                .orElseThrow();
+        return Futures.successful(best.region());
+    }
+
+    @Override
+    public Future<Set<String>> rebalance(Map<ActorRef, IndexedSeq<String>> currentShardAllocations,
+                                         Set<String> rebalanceInProgress) {
+        List<Host> hosts = hosts(currentShardAllocations);
+        Set<String> moves = new HashSet<>();
+        for (Host h : hosts) {
+            for (String shard : h.shards()) {
+                if (moves.size() >= MAX_MOVES || rebalanceInProgress.contains(shard)) {
+                    continue;
+                }
+                Optional<ModelManifest> m = manifest(shard);
+                if (m.isEmpty()) {
+                    continue;
+                }
+                String key = versionKey(shard);
+                boolean misplaced = !allowed(m.get(), h);
+                boolean crowded = sameVersion(h, key) > 1;
+                boolean betterExists = hosts.stream().anyMatch(o -> o != h && o.eligible() && allowed(m.get(), o)
+                        && (misplaced || sameVersion(o, key) == 0));
+                if ((misplaced || crowded) && betterExists && !anyMoving(moves, rebalanceInProgress, key)) {
+                    moves.add(shard);
+                }
+            }
+        }
+        if (!moves.isEmpty()) {
+            log.info("rebalancing replicas {}", moves);
+        }
+        return Futures.successful(moves);
+    }
+
+    /** One move per model version at a time, so a version never loses two replicas at once. */
+    private static boolean anyMoving(Set<String> moves, Set<String> inProgress, String key) {
+        for (String s : moves) {
+            if (versionKey(s).equals(key)) {
+                return true;
+            }
+        }
+        for (String s : inProgress) {
+            if (versionKey(s).equals(key)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,198 @@
+package io.meshinfer.shard;
+
+import io.meshinfer.batching.BatchPolicy;
+import io.meshinfer.batching.Batcher;
+import io.meshinfer.registry.ArtifactFetcher;
+import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.runtime.LoadedModel;
+import io.meshinfer.runtime.ModelLoadException;
+import io.meshinfer.runtime.ModelRuntime;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+import org.apache.pekko.stream.Materializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The replicas this process serves: for each entity id, the loaded model and its
+ * batcher. It belongs to the process, not to a cluster incarnation: when the cluster
+ * downs this node, its replicas are orphaned rather than stopped, so the node keeps
+ * serving local requests in island mode and a replica allocated here again after the
+ * rejoin is warm at once. Orphans that are not re-attached are released by the owner.
+ *
+ * <p>Thread-safe. Loads run on the blocking executor; batchers run on the process's
+ * materializer, which outlives every cluster incarnation.
+ */
+public final class ReplicaPool implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ReplicaPool.class);
+
+    private final ModelRuntime runtime;
+    private final ArtifactFetcher fetcher;
+    private final Materializer materializer;
+    private final Executor blocking;
+    private final BatchPolicy defaults;
+    private final PooledReplica.Place place;
+    private final Map<String, Slot> slots = new ConcurrentHashMap<>();
+
+    /** A replica being loaded, or loaded. */
+    private static final class Slot {
+        final CompletableFuture<PooledReplica> ready;
+
+        Slot(CompletableFuture<PooledReplica> ready) {
+            this.ready = ready;
+        }
+    }
+
+    public ReplicaPool(ModelRuntime runtime, ArtifactFetcher fetcher, Materializer materializer, Executor blocking,
+                       BatchPolicy defaults, PooledReplica.Place place) {
+        this.runtime = runtime;
+        this.fetcher = fetcher;
+        this.materializer = materializer;
+        this.blocking = blocking;
+        this.defaults = defaults;
+        this.place = place;
+    }
+
+    public PooledReplica.Place place() {
+        return place;
+    }
+
+    public BatchPolicy defaults() {
+        return defaults;
+    }
+
+    /**
+     * The replica {@code entityId} for {@code manifest}, loaded if this process does not
+     * hold it yet (the artifact is fetched from {@code peers} when missing). An orphan of
+     * an earlier incarnation is adopted as it is.
+     */
+    public CompletionStage<PooledReplica> attach(String entityId, ModelManifest manifest,
+                                                 Supplier<List<String>> peers) {
+        Slot slot = slots.compute(entityId, (id, existing) -> {
+            if (existing != null && !existing.ready.isCompletedExceptionally()) {
+                PooledReplica r = existing.ready.getNow(null);
+                if (r == null || (r.status() != PooledReplica.Status.STOPPING
+                        && r.manifest().sha256().equals(manifest.sha256()))) {
+                    return existing;
+                }
+            }
+            CompletableFuture<PooledReplica> f = CompletableFuture.supplyAsync(
+                    () -> load(entityId, manifest, peers.get()), blocking);
+            return new Slot(f);
+        });
+        return slot.ready.thenApply(r -> {
+            r.markAttached();
+            return r;
+        });
+    }
+
+    private PooledReplica load(String entityId, ModelManifest manifest, List<String> peers) {
+        try {
+            Path file = fetcher.ensure(manifest.sha256(), manifest.sizeBytes(), peers);
+            LoadedModel model = runtime.acquire(manifest.sha256(), file);
+            BatchPolicy policy = defaults.withOverrides(manifest.maxBatch(), manifest.maxDelayMillis());
+            Batcher batcher = Batcher.start(entityId, model, policy, blocking, materializer);
+            return new PooledReplica(entityId, manifest, model, batcher, place);
+        } catch (IOException | ModelLoadException e) {
+            throw new CompletionException(e);
+        }
+    }
+
+    /**
+     * The entity {@code entityId} stopped. With {@code release} its requests are drained
+     * and its session released; without, it stays loaded as an orphan.
+     */
+    public CompletionStage<Void> detach(String entityId, boolean release) {
+        Slot slot = slots.get(entityId);
+        if (slot == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (!release) {
+            slot.ready.thenAccept(PooledReplica::markOrphaned);
+            return CompletableFuture.completedFuture(null);
+        }
+        slots.remove(entityId, slot);
+        return slot.ready.handle((r, e) -> r).thenCompose(r -> r == null
+                ? CompletableFuture.completedFuture(null)
+                : stop(r));
+    }
+
+    private CompletionStage<Void> stop(PooledReplica r) {
+        r.markStopping();
+        return r.batcher().drain().handle((done, e) -> {
+            runtime.release(r.model());
+            log.info("released replica {}", r.entityId());
+            return null;
+        });
+    }
+
+    /** The replica if it is loaded and serving (attached or orphaned). */
+    public Optional<PooledReplica> ready(String entityId) {
+        Slot slot = slots.get(entityId);
+        if (slot == null) {
+            return Optional.empty();
+        }
+        PooledReplica r = slot.ready.getNow(null);
+        return r != null && r.serving() ? Optional.of(r) : Optional.empty();
+    }
+
+    /** Every loaded replica, sorted by entity id. */
+    public List<PooledReplica> all() {
+        Map<String, PooledReplica> out = new TreeMap<>();
+        slots.forEach((id, s) -> {
+            PooledReplica r = s.ready.getNow(null);
+            if (r != null && !s.ready.isCompletedExceptionally()) {
+                out.put(id, r);
+            }
+        });
+        return new ArrayList<>(out.values());
+    }
+
+    /** Loaded, serving replicas of one model version. */
+    public List<PooledReplica> servingVersion(String model, String version) {
+        List<PooledReplica> out = new ArrayList<>();
+        for (PooledReplica r : all()) {
+            if (r.serving() && r.id().model().equals(model) && r.id().version().equals(version)) {
+                out.add(r);
+            }
+        }
+        return out;
+    }
+
+    /** Drains and releases every replica matching {@code p} (e.g. stale orphans). */
+    public void releaseIf(Predicate<PooledReplica> p) {
+        for (PooledReplica r : all()) {
+            if (p.test(r)) {
+                log.info("releasing replica {} ({})", r.entityId(), r.status());
+                detach(r.entityId(), true);
+            }
+        }
+    }
+
+    /** Drains and releases everything, waiting at most {@code timeoutMillis}. */
+    @Override
+    public void close() {
+        List<CompletableFuture<Void>> stopping = new ArrayList<>();
+        for (String id : List.copyOf(slots.keySet())) {
+            stopping.add(detach(id, true).toCompletableFuture());
+        }
+        try {
+            CompletableFuture.allOf(stopping.toArray(new CompletableFuture[0])).get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            log.warn("not every replica drained within 30 s: {}", e.toString());
+        }
+    }
+}
