@@ -1,32 +1,35 @@
 package io.meshinfer.cli;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import io.meshinfer.api.InferenceException;
-import io.meshinfer.api.InferenceRequest;
-import io.meshinfer.api.InferenceResponse;
-import io.meshinfer.client.InferenceClient;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.meshinfer.gateway.ErrorStatus;
 import io.meshinfer.models.DemoModel;
-import io.meshinfer.node.MeshConfig;
-import io.meshinfer.node.MeshNode;
-import io.meshinfer.node.NodeResources;
-import io.meshinfer.runtime.RuntimeSettings;
-import io.meshinfer.shard.PooledReplica;
-import io.meshinfer.tensor.Tensor;
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import me.tongfei.progressbar.ProgressBar;
@@ -37,223 +40,386 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code meshinfer demo}: the main job on the embedded demo model. Starts a node, deploys
- * the bundled sensor-health classifier over HTTP, shows one Open Inference Protocol
- * exchange, drives concurrent traffic through the Java client with a progress bar, and
- * prints predictions, a tally (every request answered exactly once) and latency.
+ * {@code meshinfer demo}: the main job on the embedded demo model. Starts a local
+ * three-node cluster (separate JVMs, two regions), deploys the bundled sensor-health
+ * classifier with two replicas, drives Open Inference Protocol traffic at the gateways
+ * with a progress bar, kills (-9) a node holding a replica a third of the way in, and
+ * shows the traffic continuing and the replica moving. Ends with the tally: every
+ * request sent is accounted for (succeeded, failed by type, unanswered = 0).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run the embedded demo: a local node serving the bundled model, sample traffic, a summary.")
+        description = "Run the embedded demo: a local 3-node cluster serving the bundled model, traffic, a node"
+                + " killed mid-way, a summary.")
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--requests", defaultValue = "3000", description = "Requests to send (default ${DEFAULT-VALUE}).")
-    int requests;
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--concurrency", defaultValue = "32", description = "Requests in flight (default ${DEFAULT-VALUE}).")
+    @Option(names = "--seconds", defaultValue = "24", description = "How long to send traffic (default ${DEFAULT-VALUE}).")
+    int seconds;
+
+    @Option(names = "--concurrency", defaultValue = "16", description = "Requests in flight (default ${DEFAULT-VALUE}).")
     int concurrency;
 
-    @Option(names = "--http-port", defaultValue = "8080", description = "HTTP port of the demo node (0: any free port).")
-    int httpPort;
+    @Option(names = "--no-kill", description = "Do not kill a node mid-way.")
+    boolean noKill;
 
-    @Option(names = "--keep-running", description = "Keep the node up after the traffic until Ctrl-C.")
+    @Option(names = "--keep-running", description = "Keep the remaining nodes up after the traffic until Ctrl-C.")
     boolean keepRunning;
+
+    private final long started = System.nanoTime();
+    private final List<String> events = new CopyOnWriteArrayList<>();
 
     @Override
     public Integer call() throws Exception {
-        System.setProperty("MESHINFER_LOG_LEVEL", System.getProperty("MESHINFER_LOG_LEVEL", "WARN"));
-        System.setProperty("MESHINFER_PEKKO_LOG_LEVEL", System.getProperty("MESHINFER_PEKKO_LOG_LEVEL", "WARN"));
-        Path dataDir = Files.createTempDirectory("meshinfer-demo");
-        Config config = ConfigFactory.parseMap(Map.of(
-                        "meshinfer.node.name", "demo-1",
-                        "meshinfer.node.region", "eu-west",
-                        "meshinfer.node.zone", "eu-west-a",
-                        "meshinfer.node.data-dir", dataDir.toString(),
-                        "meshinfer.http.port", httpPort,
-                        "pekko.remote.artery.canonical.port", 0,
-                        "pekko.loglevel", "WARNING"));
-        config = MeshConfig.load(config).resolve();
-        NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config), dataDir);
-        MeshNode node = MeshNode.start(config, resources);
-        try {
-            node.awaitUp(Duration.ofSeconds(60));
-            System.out.println("meshinfer demo: node " + node.settings().name() + " up, gateway " + node.httpUrl());
-            deploy(node, dataDir);
-            showOneHttpRequest(node);
-            Summary summary = traffic(node.client());
-            summary.print(node);
+        Path dir = Files.createTempDirectory("meshinfer-demo");
+        List<String> jvm = List.of("-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-XX:ReservedCodeCacheSize=64m",
+                // fail over quickly on one machine: detect in about 2 s, down after 5 s of stability
+                "-Dmeshinfer.cluster.failure-detector.heartbeat-interval=500ms",
+                "-Dmeshinfer.cluster.failure-detector.acceptable-heartbeat-pause=2s",
+                "-Dmeshinfer.cluster.split-brain-resolver.stable-after=5s",
+                "-Dpekko.coordinated-shutdown.phases.cluster-exiting.timeout=2s",
+                "-DMESHINFER_LOG_LEVEL=INFO", "-DMESHINFER_PEKKO_LOG_LEVEL=WARN");
+        try (LocalProcesses cluster = new LocalProcesses(dir, jvm)) {
+            System.out.println("meshinfer demo: starting a 3-node cluster in 2 regions (logs in " + dir + ")");
+            LocalProcesses.Node n1 = cluster.start("demo-1", "eu-west", "eu-west-a", List.of());
+            LocalProcesses.Node n2 = cluster.start("demo-2", "eu-west", "eu-west-b", List.of(n1.hostPort()));
+            LocalProcesses.Node n3 = cluster.start("demo-3", "us-east", "us-east-a", List.of(n1.hostPort()));
+            awaitCluster(cluster, n1, 3);
+            deploy(cluster, n1);
+            showOneRequest(n1);
+            Summary summary = traffic(cluster, n1);
+            summary.print();
+            printServed(cluster);
             System.out.println();
-            StatusCommand.print(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
-                    new GatewayClient(node.httpUrl()).get("/v1/cluster").body()), System.out);
-            System.out.println();
-            System.out.println("cluster status: " + node.httpUrl() + "/v1/cluster   "
-                    + "(try: scripts/meshinfer status --gateway " + node.httpUrl() + ")");
+            StatusCommand.print(JSON.readTree(new GatewayClient(n1.url()).get("/v1/cluster").body()), System.out);
             if (keepRunning) {
-                System.out.println("--keep-running: the node stays up until Ctrl-C");
-                node.whenExited().toCompletableFuture().join();
+                System.out.println();
+                System.out.println("--keep-running: the cluster stays up until Ctrl-C; try");
+                System.out.println("  scripts/meshinfer status --gateway " + n1.url());
+                new CountDownLatch(1).await();
             }
-            return summary.unanswered() == 0 && summary.failed() == 0 ? 0 : 1;
+            return summary.unanswered() == 0 ? 0 : 1;
         } finally {
-            node.shutdown().toCompletableFuture().get(90, TimeUnit.SECONDS);
-            resources.close();
-            deleteTree(dataDir);
+            deleteTree(dir);
         }
     }
 
-    private static void deploy(MeshNode node, Path dataDir) throws IOException {
-        Path model = dataDir.resolve("sensor-health.onnx");
+    private String at() {
+        return String.format(Locale.ROOT, "[%5.1fs]", (System.nanoTime() - started) / 1e9);
+    }
+
+    private void event(String what) {
+        events.add(at() + " " + what);
+    }
+
+    private static JsonNode status(LocalProcesses.Node n) throws IOException {
+        GatewayClient.Reply r = new GatewayClient(n.url()).get("/v1/cluster");
+        return JSON.readTree(r.body());
+    }
+
+    private static void awaitCluster(LocalProcesses cluster, LocalProcesses.Node seed, int members)
+            throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (true) {
+            for (LocalProcesses.Node n : cluster.nodes()) {
+                if (!n.process().isAlive()) {
+                    throw new IllegalStateException("node " + n.name() + " exited:\n" + LocalProcesses.tail(n.log(), 30));
+                }
+            }
+            try {
+                int up = 0;
+                for (JsonNode m : status(seed).path("members")) {
+                    up += m.path("status").asText().equals("Up") ? 1 : 0;
+                }
+                if (up == members) {
+                    System.out.println("cluster up: " + members + " members");
+                    return;
+                }
+            } catch (IOException notYetListening) {
+                // the seed's HTTP port opens a few seconds after its JVM starts
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the cluster did not form within 120 s; see " + seed.log());
+            }
+            TimeUnit.MILLISECONDS.sleep(250); // polling other processes
+        }
+    }
+
+    private static Map<String, String> replicaPlacement(JsonNode status) {
+        Map<String, String> placement = new TreeMap<>();
+        for (JsonNode r : status.path("replicas")) {
+            if (r.path("model").asText().equals(DemoModel.NAME)) {
+                placement.put("#" + r.path("replica").asText(), r.path("node").asText()
+                        + (r.path("ready").asBoolean() ? "" : " (" + r.path("status").asText() + ")"));
+            }
+        }
+        return placement;
+    }
+
+    private void deploy(LocalProcesses cluster, LocalProcesses.Node gateway) throws IOException, InterruptedException {
+        Path model = Files.createTempFile("sensor-health", ".onnx");
         Files.write(model, DemoModel.load());
-        GatewayClient gw = new GatewayClient(node.httpUrl());
-        GatewayClient.Reply r = gw.putFile("/v1/models/" + DemoModel.NAME + "/versions/1?replicas=1", model);
+        GatewayClient.Reply r = new GatewayClient(gateway.url()).putFile(
+                "/v1/models/" + DemoModel.NAME + "/versions/1?replicas=2", model);
+        Files.delete(model);
         if (!r.ok()) {
             throw new IllegalStateException("deploying the demo model failed: HTTP " + r.status() + " " + r.body());
         }
-        System.out.println("deployed " + DemoModel.NAME + "@1 (" + Files.size(model) + " bytes): features[batch,"
-                + DemoModel.FEATURES + "] -> probabilities[batch," + DemoModel.CLASSES.size() + "]");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!node.versionReady(DemoModel.NAME, "1")) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the demo model did not become ready: "
-                        + node.clusterSnapshot().replicas());
+        while (true) {
+            Map<String, String> placement = replicaPlacement(status(gateway));
+            if (placement.size() == 2 && placement.values().stream().noneMatch(v -> v.contains("("))) {
+                System.out.println("deployed " + DemoModel.NAME + "@1, 2 replicas: " + placement);
+                return;
             }
-            sleepMillis(50); // polling the replica registry while the model loads
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the demo model did not become ready: " + placement);
+            }
+            TimeUnit.MILLISECONDS.sleep(250); // polling other processes
         }
     }
 
-    private static void sleepMillis(long millis) {
-        try {
-            TimeUnit.MILLISECONDS.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
-    }
-
-    private static void showOneHttpRequest(MeshNode node) throws IOException {
-        float[] row = DemoModel.sampleFeatures(7);
+    private static String requestBody(String id, long seed, int rows) {
         StringBuilder data = new StringBuilder();
-        for (float v : row) {
-            data.append(data.length() == 0 ? "" : ",").append(String.format(Locale.ROOT, "%.3f", v));
+        for (int r = 0; r < rows; r++) {
+            for (float v : DemoModel.sampleFeatures(seed * 10 + r)) {
+                data.append(data.length() == 0 ? "" : ",").append(String.format(Locale.ROOT, "%.4f", v));
+            }
         }
-        String body = "{\"id\":\"demo-http-1\",\"inputs\":[{\"name\":\"" + DemoModel.INPUT + "\",\"shape\":[1,"
-                + DemoModel.FEATURES + "],\"datatype\":\"FP32\",\"data\":[" + data + "]}]}";
+        return "{\"id\":\"" + id + "\",\"parameters\":{\"timeout_ms\":5000},\"inputs\":[{\"name\":\""
+                + DemoModel.INPUT + "\",\"shape\":[" + rows + "," + DemoModel.FEATURES
+                + "],\"datatype\":\"FP32\",\"data\":[" + data + "]}]}";
+    }
+
+    private static void showOneRequest(LocalProcesses.Node n) throws IOException {
+        String body = requestBody("demo-http-1", 7, 1);
         System.out.println();
-        System.out.println("POST " + node.httpUrl() + "/v2/models/" + DemoModel.NAME + "/infer");
+        System.out.println("POST " + n.url() + "/v2/models/" + DemoModel.NAME + "/infer");
         System.out.println("  " + body);
-        GatewayClient.Reply r = new GatewayClient(node.httpUrl()).postJson("/v2/models/" + DemoModel.NAME + "/infer",
+        GatewayClient.Reply r = new GatewayClient(n.url()).postJson("/v2/models/" + DemoModel.NAME + "/infer",
                 body.getBytes(StandardCharsets.UTF_8), Duration.ofSeconds(30));
         System.out.println("-> HTTP " + r.status() + " " + r.body());
         System.out.println();
     }
 
-    private Summary traffic(InferenceClient client) throws InterruptedException {
-        Summary s = new Summary(requests);
+    private Summary traffic(LocalProcesses cluster, LocalProcesses.Node observer) throws Exception {
+        Summary s = new Summary();
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         Semaphore inFlight = new Semaphore(concurrency);
-        CountDownLatch finished = new CountDownLatch(requests);
-        long start = System.nanoTime();
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("traffic").setInitialMax(requests)
-                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate().build()) {
-            for (int i = 0; i < requests; i++) {
-                inFlight.acquire();
-                int rows = 1 + (i % 4 == 0 ? 3 : 0);
-                float[] data = new float[rows * DemoModel.FEATURES];
-                for (int r = 0; r < rows; r++) {
-                    System.arraycopy(DemoModel.sampleFeatures(i * 10L + r), 0, data, r * DemoModel.FEATURES,
-                            DemoModel.FEATURES);
+        AtomicInteger rr = new AtomicInteger();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        long killAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds) / 3;
+        String victim = null;
+        Map<String, String> lastPlacement = replicaPlacement(status(observer));
+        event("traffic starts; replicas " + lastPlacement);
+        long nextPoll = 0;
+        List<CompletableFuture<Void>> pending = new CopyOnWriteArrayList<>();
+        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("traffic").setInitialMax(seconds)
+                .setUnit("s", 1).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250)
+                .continuousUpdate().build()) {
+            int i = 0;
+            while (System.nanoTime() < end) {
+                long now = System.nanoTime();
+                bar.stepTo(Math.min(seconds, (int) ((now - (end - TimeUnit.SECONDS.toNanos(seconds))) / 1_000_000_000L)));
+                bar.setExtraMessage(String.format(Locale.ROOT, " sent %d ok %d failed %d", s.sent.get(),
+                        s.succeeded.get(), s.failed()));
+                if (!noKill && victim == null && now > killAt) {
+                    victim = pickVictim(lastPlacement);
+                    if (victim != null) {
+                        cluster.kill(victim);
+                        s.killedAtNanos = System.nanoTime();
+                        event("kill -9 " + victim + " (it holds a replica)");
+                    }
                 }
-                InferenceRequest req = InferenceRequest.builder(DemoModel.NAME)
-                        .id("demo-" + i)
-                        .input(DemoModel.INPUT, Tensor.ofFloats(new long[] {rows, DemoModel.FEATURES}, data))
-                        .timeout(Duration.ofSeconds(5))
-                        .build();
-                long sent = System.nanoTime();
+                if (now > nextPoll) {
+                    nextPoll = now + TimeUnit.MILLISECONDS.toNanos(300);
+                    lastPlacement = observe(observer, lastPlacement, s, victim);
+                }
+                if (!inFlight.tryAcquire(50, TimeUnit.MILLISECONDS)) {
+                    continue;
+                }
+                String id = "demo-" + i;
+                String body = requestBody(id, i, i % 4 == 0 ? 4 : 1);
+                i++;
                 s.sent.incrementAndGet();
-                CompletableFuture<InferenceResponse> f = client.infer(req).toCompletableFuture();
-                int index = i;
-                f.whenComplete((resp, err) -> {
-                    s.record(index, resp, err, System.nanoTime() - sent);
-                    inFlight.release();
-                    bar.step();
-                    finished.countDown();
-                });
+                long sentAt = System.nanoTime();
+                CompletableFuture<Void> f = send(http, cluster, rr, body, s, 0)
+                        .thenAccept(outcome -> s.record(outcome, System.nanoTime() - sentAt))
+                        .whenComplete((v, e) -> inFlight.release());
+                pending.add(f);
+                f.whenComplete((v, e) -> pending.remove(f));
             }
-            if (!finished.await(120, TimeUnit.SECONDS)) {
-                System.err.println("some requests were not answered within 120 s");
+            CompletableFuture.allOf(pending.toArray(new CompletableFuture[0])).get(30, TimeUnit.SECONDS);
+            bar.stepTo(seconds);
+        }
+        event("traffic ends");
+        if (victim != null) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (s.replicaBackNanos == 0 && System.nanoTime() < deadline) {
+                lastPlacement = observe(observer, lastPlacement, s, victim);
+                TimeUnit.MILLISECONDS.sleep(300); // polling other processes
             }
         }
-        s.elapsedNanos = System.nanoTime() - start;
+        s.elapsedNanos = System.nanoTime() - (end - TimeUnit.SECONDS.toNanos(seconds));
         return s;
     }
 
+    /** A node other than the seed that holds a replica. */
+    private static String pickVictim(Map<String, String> placement) {
+        for (String node : placement.values()) {
+            if (!node.startsWith("demo-1")) {
+                return node.split(" ")[0];
+            }
+        }
+        return null;
+    }
+
+    private Map<String, String> observe(LocalProcesses.Node observer, Map<String, String> last, Summary s,
+                                        String victim) {
+        try {
+            JsonNode st = status(observer);
+            for (JsonNode m : st.path("members")) {
+                String key = m.path("name").asText();
+                String state = m.path("status").asText() + (m.path("reachable").asBoolean() ? "" : ", unreachable");
+                String before = s.memberStates.put(key, state);
+                if (before != null && !before.equals(state)) {
+                    event(key + ": " + state);
+                }
+            }
+            Map<String, String> placement = replicaPlacement(st);
+            if (!placement.equals(last)) {
+                event("replicas " + placement);
+                if (victim != null && s.killedAtNanos > 0 && s.replicaBackNanos == 0 && placement.size() == 2
+                        && placement.values().stream().noneMatch(v -> v.contains("(") || v.startsWith(victim))) {
+                    s.replicaBackNanos = System.nanoTime();
+                    event(String.format(Locale.ROOT, "both replicas ready again, %.1f s after the kill",
+                            (s.replicaBackNanos - s.killedAtNanos) / 1e9));
+                }
+            }
+            return placement;
+        } catch (IOException e) {
+            return last;
+        }
+    }
+
+    /** The terminal outcome of one request: a serving node, or an error kind. */
+    private record Outcome(String node, String error) {
+    }
+
+    private CompletableFuture<Outcome> send(HttpClient http, LocalProcesses cluster, AtomicInteger rr, String body,
+                                            Summary s, int retries) {
+        // the demo's load balancer: round robin over the gateways whose process is alive
+        List<LocalProcesses.Node> nodes = cluster.nodes().stream().filter(n -> n.process().isAlive()).toList();
+        LocalProcesses.Node target = nodes.get(Math.floorMod(rr.getAndIncrement(), nodes.size()));
+        HttpRequest req = HttpRequest.newBuilder(URI.create(target.url() + "/v2/models/" + DemoModel.NAME + "/infer"))
+                .timeout(Duration.ofSeconds(8)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        return http.sendAsync(req, HttpResponse.BodyHandlers.ofString()).handle((r, e) -> {
+            if (e == null) {
+                if (r.statusCode() == 200) {
+                    try {
+                        return CompletableFuture.completedFuture(new Outcome(
+                                JSON.readTree(r.body()).at("/parameters/node").asText(), null));
+                    } catch (IOException bad) {
+                        return CompletableFuture.completedFuture(new Outcome(null, "bad response"));
+                    }
+                }
+                return CompletableFuture.completedFuture(new Outcome(null,
+                        ErrorStatus.kindOf(r.statusCode()).name()));
+            }
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (cause instanceof IOException && !(cause instanceof HttpTimeoutException) && retries < 3) {
+                // the gateway died before or while answering: inference is pure, so resend elsewhere
+                s.redirected.incrementAndGet();
+                return send(http, cluster, rr, body, s, retries + 1);
+            }
+            return CompletableFuture.completedFuture(new Outcome(null, cause instanceof HttpTimeoutException
+                    ? "CLIENT_TIMEOUT" : cause.getClass().getSimpleName()));
+        }).thenCompose(f -> f);
+    }
+
+    private void printServed(LocalProcesses cluster) {
+        System.out.println();
+        System.out.println("served per node (each node's own counters):");
+        for (LocalProcesses.Node n : cluster.nodes()) {
+            if (!n.process().isAlive()) {
+                System.out.printf("  %-8s %-8s (killed)%n", n.name(), n.region());
+                continue;
+            }
+            try {
+                long count = 0;
+                for (JsonNode l : status(n).path("served")) {
+                    count += l.path("count").asLong();
+                }
+                System.out.printf("  %-8s %-8s %d requests%n", n.name(), n.region(), count);
+            } catch (IOException e) {
+                System.out.printf("  %-8s %-8s (no answer: %s)%n", n.name(), n.region(), e.getMessage());
+            }
+        }
+    }
+
     /** Outcomes of the demo traffic: counted, so an unanswered request cannot hide. */
-    private static final class Summary {
-        final int total;
+    private final class Summary {
         final AtomicLong sent = new AtomicLong();
         final AtomicLong succeeded = new AtomicLong();
-        final Map<String, AtomicLong> failures = new HashMap<>();
+        final AtomicLong redirected = new AtomicLong();
+        final Map<String, AtomicLong> failures = new ConcurrentHashMap<>();
+        final Map<String, AtomicLong> byNode = new ConcurrentHashMap<>();
+        final Map<String, String> memberStates = new ConcurrentHashMap<>();
         final Recorder latency = new Recorder(3);
-        final Map<Integer, String> samples = new java.util.concurrent.ConcurrentSkipListMap<>();
+        volatile long killedAtNanos;
+        volatile long replicaBackNanos;
+        volatile long lastFailureNanos;
         long elapsedNanos;
 
-        Summary(int total) {
-            this.total = total;
-        }
-
-        void record(int index, InferenceResponse resp, Throwable err, long nanos) {
+        void record(Outcome o, long nanos) {
             latency.recordValue(Math.max(1, nanos / 1000));
-            if (err == null) {
+            if (o.error() == null) {
                 succeeded.incrementAndGet();
-                if (index < 5) {
-                    float[] p = resp.output(DemoModel.OUTPUT).floats();
-                    int best = 0;
-                    for (int c = 1; c < DemoModel.CLASSES.size(); c++) {
-                        best = p[c] > p[best] ? c : best;
-                    }
-                    samples.put(index, String.format(Locale.ROOT, "request demo-%d -> %s (p=%.3f), batch of %d rows on %s",
-                            index, DemoModel.CLASSES.get(best), p[best], resp.batchRows(), resp.node()));
-                }
+                byNode.computeIfAbsent(o.node(), k -> new AtomicLong()).incrementAndGet();
             } else {
-                Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null
-                        ? err.getCause() : err;
-                String kind = cause instanceof InferenceException ie ? ie.kind().name() : cause.getClass().getSimpleName();
-                synchronized (failures) {
-                    failures.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
-                }
+                failures.computeIfAbsent(o.error(), k -> new AtomicLong()).incrementAndGet();
+                lastFailureNanos = System.nanoTime();
             }
         }
 
         long failed() {
-            synchronized (failures) {
-                return failures.values().stream().mapToLong(AtomicLong::get).sum();
-            }
+            return failures.values().stream().mapToLong(AtomicLong::get).sum();
         }
 
         long unanswered() {
             return sent.get() - succeeded.get() - failed();
         }
 
-        void print(MeshNode node) {
+        void print() {
             System.out.println();
-            samples.values().forEach(System.out::println);
+            System.out.println("what happened:");
+            events.forEach(e -> System.out.println("  " + e));
             var h = latency.getIntervalHistogram();
-            double seconds = elapsedNanos / 1e9;
-            long runs = 0;
-            long batched = 0;
-            for (PooledReplica r : node.pool().all()) {
-                runs += r.batcher().stats().runs();
-                batched += r.batcher().stats().batchedRequests();
-            }
+            double secs = elapsedNanos / 1e9;
             System.out.println();
-            System.out.println("summary");
-            System.out.printf(Locale.ROOT, "  requests   sent %d, succeeded %d, failed %d, unanswered %d%n",
-                    sent.get(), succeeded.get(), failed(), unanswered());
-            synchronized (failures) {
-                failures.forEach((k, v) -> System.out.printf("  failed     %s: %d%n", k, v.get()));
+            System.out.println("tally");
+            System.out.printf(Locale.ROOT, "  sent %d, succeeded %d (%.2f%%), failed %d, unanswered %d%n", sent.get(),
+                    succeeded.get(), 100.0 * succeeded.get() / Math.max(1, sent.get()), failed(), unanswered());
+            failures.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e ->
+                    System.out.printf("  failed     %s: %d%n", e.getKey(), e.getValue().get()));
+            if (redirected.get() > 0) {
+                System.out.printf("  %d requests lost their gateway (killed) and were resent to another (as a load"
+                        + " balancer would; inference is pure)%n", redirected.get());
             }
-            System.out.printf(Locale.ROOT, "  throughput %.0f requests/s over %.1f s%n", sent.get() / seconds, seconds);
-            System.out.printf(Locale.ROOT, "  batching   %d model runs, mean batch %.2f requests%n", runs,
-                    runs == 0 ? 0.0 : (double) batched / runs);
+            List<String> served = new ArrayList<>();
+            byNode.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e ->
+                    served.add(e.getKey() + " " + e.getValue().get()));
+            System.out.println("  served by  " + String.join(", ", served));
+            System.out.printf(Locale.ROOT, "  throughput %.0f requests/s over %.1f s%n", sent.get() / secs, secs);
             System.out.printf(Locale.ROOT, "  latency    p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms%n",
                     h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(90) / 1000.0,
                     h.getValueAtPercentile(99) / 1000.0, h.getMaxValue() / 1000.0);
+            if (killedAtNanos > 0) {
+                System.out.printf(Locale.ROOT, "  failover   replica re-created and ready %s after the kill%n",
+                        replicaBackNanos == 0 ? "(not within the demo)"
+                                : String.format(Locale.ROOT, "%.1f s", (replicaBackNanos - killedAtNanos) / 1e9));
+            }
         }
     }
 

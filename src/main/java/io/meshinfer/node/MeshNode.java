@@ -227,7 +227,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     }
 
     public InferenceClient client() {
-        return InferenceClient.of(this);
+        return InferenceClient.of(this, local);
     }
 
     // ---- NodeBackend ----

@@ -55,6 +55,11 @@ public final class ReplicaReconciler extends AbstractBehavior<ReplicaReconciler.
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(Reconcile.INSTANCE, interval);
             catalog.addListener(models -> ctx.getSelf().tell(Reconcile.INSTANCE));
+            // a node that left takes its replicas with it: restart them as soon as sharding can
+            ActorRef<org.apache.pekko.cluster.ClusterEvent.MemberRemoved> removed = ctx.messageAdapter(
+                    org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class, e -> Reconcile.INSTANCE);
+            Cluster.get(ctx.getSystem()).subscriptions().tell(org.apache.pekko.cluster.typed.Subscribe.create(
+                    removed, org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class));
             return new ReplicaReconciler(ctx, catalog, locations, locationView);
         }));
     }

@@ -130,6 +130,23 @@ class InferenceClientTest {
         assertEquals(64, blocker.orTimeout(60, TimeUnit.SECONDS).join().output("logits").dim(0));
     }
 
+    @Test
+    void theStreamingFlowTurnsOverloadIntoBackpressureAndLosesNothing() {
+        int n = 300;
+        List<InferenceClient.Outcome> outcomes = org.apache.pekko.stream.javadsl.Source.range(1, n)
+                .map(i -> InferenceRequest.builder("cnn").id("s-" + i).inputs(CNN.randomInputs(1, i))
+                        .timeout(Duration.ofSeconds(60)).build())
+                .via(client.flow(64))
+                .runWith(org.apache.pekko.stream.javadsl.Sink.seq(), node.node().clusterSystem())
+                .toCompletableFuture().orTimeout(120, TimeUnit.SECONDS).join();
+        assertEquals(n, outcomes.size());
+        for (int i = 0; i < n; i++) {
+            InferenceClient.Outcome o = outcomes.get(i);
+            assertEquals("s-" + (i + 1), o.id(), "outcomes come in request order");
+            assertTrue(o.succeeded(), () -> "request " + o.id() + " failed: " + o.error());
+        }
+    }
+
     /** Waits for every future; counts successes under the null key and failures by kind. */
     private static Map<ErrorKind, Integer> tally(List<CompletableFuture<InferenceResponse>> futures) {
         Map<ErrorKind, Integer> outcomes = new java.util.HashMap<>();
