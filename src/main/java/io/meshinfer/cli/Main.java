@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             InferCommand.class,
             StatusCommand.class,
             DemoCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

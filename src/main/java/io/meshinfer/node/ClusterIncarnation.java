@@ -102,7 +102,8 @@ final class ClusterIncarnation {
         ReplicaEnvironment env = new ReplicaEnvironment(pool, catalogView, locations, selfAddress,
                 () -> peerUrls(members),
                 config.getDuration("meshinfer.placement.retry-load-after"),
-                config.getDuration("meshinfer.placement.manifest-wait"));
+                config.getDuration("meshinfer.placement.manifest-wait"),
+                config.getDuration("meshinfer.placement.stop-linger"));
         ModelReplica.init(system, env, new PlacementStrategy(catalogView));
         system.systemActorOf(ReplicaReconciler.create(catalogView, locations, locationView,
                 config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());

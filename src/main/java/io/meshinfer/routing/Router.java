@@ -29,7 +29,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 
@@ -60,6 +63,7 @@ public final class Router implements InferenceService {
     }
 
     private final ClusterSharding sharding;
+    private final Scheduler scheduler;
     private final CatalogView catalog;
     private final ReplicaLocationView locations;
     private final MembershipView members;
@@ -75,6 +79,7 @@ public final class Router implements InferenceService {
     public Router(ActorSystem<?> system, CatalogView catalog, ReplicaLocationView locations, MembershipView members,
                   ReplicaPool pool, Self self, RouterSettings settings) {
         this.sharding = ClusterSharding.get(system);
+        this.scheduler = system.scheduler();
         this.catalog = catalog;
         this.locations = locations;
         this.members = members;
@@ -129,7 +134,7 @@ public final class Router implements InferenceService {
     }
 
     /** A replica chosen for one attempt; {@code address} is null when its location is unknown. */
-    private record Choice(String entityId, String address) {
+    private record Choice(String entityId, String address, ActorRef<ModelReplica.Command> entity) {
     }
 
     private void attempt(InferenceRequest request, ModelManifest manifest, long deadline, Set<String> tried,
@@ -175,7 +180,6 @@ public final class Router implements InferenceService {
                 return local.get().serve(sent, false);
             }
         }
-        EntityRef<ModelReplica.Command> ref = sharding.entityRefFor(ModelReplica.TYPE_KEY, choice.entityId());
         Duration askTimeout = Duration.ofMillis(remainingMillis).plus(settings.replyGrace());
         CompletableFuture<ModelReplica.Reply> reply = new CompletableFuture<>();
         if (choice.address() != null) {
@@ -190,8 +194,7 @@ public final class Router implements InferenceService {
                 reply.completeExceptionally(new NodeLost(choice.address()));
             }
         }
-        ref.<ModelReplica.Reply>ask(replyTo -> new ModelReplica.Infer(sent, replyTo), askTimeout)
-                .whenComplete((r, e) -> {
+        askReplica(choice, sent, askTimeout).whenComplete((r, e) -> {
                     if (e != null) {
                         reply.completeExceptionally(e);
                     } else {
@@ -204,6 +207,16 @@ public final class Router implements InferenceService {
             }
             return CompletableFuture.failedFuture(((ModelReplica.Failure) r).error().toException());
         });
+    }
+
+    /** Asks the replica actor directly when its location names it, else through sharding. */
+    private CompletionStage<ModelReplica.Reply> askReplica(Choice choice, InferenceRequest sent, Duration timeout) {
+        if (choice.entity() != null) {
+            return AskPattern.ask(choice.entity(),
+                    (ActorRef<ModelReplica.Reply> replyTo) -> new ModelReplica.Infer(sent, replyTo), timeout, scheduler);
+        }
+        EntityRef<ModelReplica.Command> ref = sharding.entityRefFor(ModelReplica.TYPE_KEY, choice.entityId());
+        return ref.ask(replyTo -> new ModelReplica.Infer(sent, replyTo), timeout);
     }
 
     /** A replica's node left or became unreachable while a request to it was in flight. */
@@ -270,7 +283,7 @@ public final class Router implements InferenceService {
         }
         if (live.isEmpty()) {
             return unknown.isEmpty() ? null : new Choice(unknown.get(0), locations.get(unknown.get(0))
-                    .map(ReplicaLocation::address).orElse(null));
+                    .map(ReplicaLocation::address).orElse(null), null);
         }
         int bestTier = Integer.MAX_VALUE;
         for (ReplicaLocation l : live) {
@@ -286,7 +299,7 @@ public final class Router implements InferenceService {
         }
         List<ReplicaLocation> candidates = nearestLoad >= settings.localitySpill() ? live : nearest;
         ReplicaLocation pick = powerOfTwo(candidates);
-        return new Choice(pick.entityId(), pick.address());
+        return new Choice(pick.entityId(), pick.address(), pick.entity());
     }
 
     private int tier(ReplicaLocation l) {

@@ -79,6 +79,8 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
 
     private enum Drained implements Command, NoSerializationVerificationNeeded { INSTANCE }
 
+    private enum Lingered implements Command, NoSerializationVerificationNeeded { INSTANCE }
+
     private enum State { LOADING, SERVING, FAILED, RETIRING, STOPPING }
 
     private static final Duration TICK = Duration.ofSeconds(1);
@@ -89,6 +91,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     private final ActorRef<ClusterSharding.ShardCommand> shard;
     private final ReplicaEnvironment env;
     private final StashBuffer<Command> stash;
+    private final TimerScheduler<Command> timers;
     private final long startedNanos = System.nanoTime();
 
     private State state = State.LOADING;
@@ -107,6 +110,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         this.shard = shard;
         this.env = env;
         this.stash = stash;
+        this.timers = timers;
         timers.startTimerWithFixedDelay(Tick.INSTANCE, TICK);
         publish(false);
         startLoad();
@@ -166,7 +170,8 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 .onMessage(LoadFailed.class, this::onLoadFailed)
                 .onMessage(Tick.class, this::onTick)
                 .onMessage(Stop.class, this::onStop)
-                .onMessage(Drained.class, d -> Behaviors.stopped())
+                .onMessage(Drained.class, this::onDrained)
+                .onMessage(Lingered.class, l -> Behaviors.stopped())
                 .onSignal(PostStop.class, this::onPostStop)
                 .build();
     }
@@ -315,6 +320,18 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         return this;
     }
 
+    /**
+     * Drained: stay a moment longer, answering UNAVAILABLE (which routers retry elsewhere),
+     * so routers that still address this actor directly learn it withdrew before it is gone.
+     */
+    private Behavior<Command> onDrained(Drained d) {
+        if (env.linger().isZero()) {
+            return Behaviors.stopped();
+        }
+        timers.startSingleTimer(Lingered.INSTANCE, env.linger());
+        return this;
+    }
+
     private Behavior<Command> onPostStop(PostStop signal) {
         if (!detached) {
             detached = true;
@@ -347,6 +364,6 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         PooledReplica.Place place = env.pool().place();
         env.locations().tell(new ReplicaLocations.Publish(new ReplicaLocation(entityId, id.model(), id.version(),
                 id.replica(), place.node(), env.selfAddress(), place.region(), place.zone(), ready,
-                System.currentTimeMillis())));
+                System.currentTimeMillis(), getContext().getSelf())));
     }
 }

@@ -13,6 +13,7 @@ import org.apache.pekko.actor.typed.ActorRef;
  *
  * @param retryLoadAfter how long a replica whose load failed waits before trying again
  * @param manifestWait how long a starting replica waits for its manifest to arrive
+ * @param linger how long a stopped replica keeps answering UNAVAILABLE before it is gone
  */
 public record ReplicaEnvironment(
         ReplicaPool pool,
@@ -21,5 +22,6 @@ public record ReplicaEnvironment(
         String selfAddress,
         Supplier<List<String>> peers,
         Duration retryLoadAfter,
-        Duration manifestWait) {
+        Duration manifestWait,
+        Duration linger) {
 }

@@ -1,0 +1,174 @@
+package io.meshinfer.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.client.InferenceClient;
+import io.meshinfer.models.DemoModel;
+import io.meshinfer.node.MeshConfig;
+import io.meshinfer.node.MeshNode;
+import io.meshinfer.node.NodeResources;
+import io.meshinfer.runtime.RuntimeSettings;
+import io.meshinfer.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code meshinfer bench}: load generators and baselines. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmarks: measured side by side with their baseline in the same run.",
+        subcommands = {BenchCommand.Hop.class})
+final class BenchCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    /**
+     * The cost of the remote hop: two nodes on 127.0.0.1 (regions a and b), one replica of
+     * the same model on each; node a's client alternates requests to its local replica and
+     * to the remote one at concurrency 1, so both are measured in the same minutes.
+     */
+    @Command(name = "hop", mixinStandardHelpOptions = true,
+            description = "Latency of a replica on another node versus on the local node (concurrency 1).")
+    static final class Hop implements Callable<Integer> {
+        @Option(names = "--requests", defaultValue = "5000", description = "Measured requests per side (default ${DEFAULT-VALUE}).")
+        int requests;
+
+        @Option(names = "--warmup", defaultValue = "2000", description = "Warm-up requests per side (default ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Override
+        public Integer call() throws Exception {
+            System.setProperty("MESHINFER_LOG_LEVEL", System.getProperty("MESHINFER_LOG_LEVEL", "WARN"));
+            System.setProperty("MESHINFER_PEKKO_LOG_LEVEL", System.getProperty("MESHINFER_PEKKO_LOG_LEVEL", "WARN"));
+            Path dir = Files.createTempDirectory("meshinfer-bench");
+            List<AutoCloseable> closing = new ArrayList<>();
+            try {
+                MeshNode a = startNode(dir, "bench-a", "a", null, closing);
+                String seed = "pekko://meshinfer@" + hostPort(a);
+                MeshNode b = startNode(dir, "bench-b", "b", seed, closing);
+                b.awaitUp(Duration.ofSeconds(60));
+                GatewayClient gw = new GatewayClient(a.httpUrl());
+                Path model = dir.resolve("model.onnx");
+                Files.write(model, DemoModel.load());
+                require(gw.putFile("/v1/models/on-a/versions/1?regions=a", model));
+                require(gw.putFile("/v1/models/on-b/versions/1?regions=b", model));
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (!(a.versionReady("on-a", "1") && a.versionReady("on-b", "1"))) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("replicas did not become ready");
+                    }
+                    TimeUnit.MILLISECONDS.sleep(100); // polling replicated state
+                }
+                InferenceClient client = a.client();
+                Histogram local = new Histogram(3);
+                Histogram remote = new Histogram(3);
+                for (int i = 0; i < warmup; i++) {
+                    call(client, "on-a", i, null, "bench-a");
+                    call(client, "on-b", i, null, "bench-b");
+                }
+                for (int i = 0; i < requests; i++) {
+                    call(client, "on-a", i, local, "bench-a");
+                    call(client, "on-b", i, remote, "bench-b");
+                }
+                print(local, remote);
+                return 0;
+            } finally {
+                for (int i = closing.size() - 1; i >= 0; i--) {
+                    closing.get(i).close();
+                }
+                deleteTree(dir);
+            }
+        }
+
+        private static void require(GatewayClient.Reply r) {
+            if (!r.ok()) {
+                throw new IllegalStateException("deploy failed: HTTP " + r.status() + " " + r.body());
+            }
+        }
+
+        private static String hostPort(MeshNode n) {
+            var addr = org.apache.pekko.cluster.typed.Cluster.get(n.clusterSystem()).selfMember().address();
+            return addr.getHost().get() + ":" + addr.getPort().get();
+        }
+
+        private static MeshNode startNode(Path dir, String name, String region, String seed, List<AutoCloseable> closing)
+                throws IOException {
+            Map<String, Object> o = new HashMap<>();
+            o.put("meshinfer.node.name", name);
+            o.put("meshinfer.node.region", region);
+            o.put("meshinfer.node.zone", region + "1");
+            o.put("meshinfer.node.data-dir", dir.resolve(name).toString());
+            o.put("meshinfer.http.port", 0);
+            o.put("pekko.remote.artery.canonical.port", 0);
+            o.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
+            o.put("pekko.loglevel", "WARNING");
+            if (seed != null) {
+                o.put("pekko.cluster.seed-nodes", List.of(seed));
+            }
+            Config config = MeshConfig.load(ConfigFactory.parseMap(o)).resolve();
+            NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config), dir.resolve(name));
+            closing.add(resources);
+            MeshNode node = MeshNode.start(config, resources);
+            closing.add(() -> node.shutdown().toCompletableFuture().get(60, TimeUnit.SECONDS));
+            node.awaitUp(Duration.ofSeconds(60));
+            return node;
+        }
+
+        private static void call(InferenceClient client, String model, int i, Histogram h, String expectNode)
+                throws Exception {
+            InferenceRequest req = InferenceRequest.builder(model)
+                    .input(DemoModel.INPUT, Tensor.ofFloats(new long[] {1, DemoModel.FEATURES},
+                            DemoModel.sampleFeatures(i)))
+                    .timeout(Duration.ofSeconds(10)).build();
+            long t0 = System.nanoTime();
+            InferenceResponse r = client.infer(req).toCompletableFuture().get(10, TimeUnit.SECONDS);
+            long micros = (System.nanoTime() - t0) / 1000;
+            if (!r.node().equals(expectNode)) {
+                throw new IllegalStateException(model + " was served by " + r.node() + ", not " + expectNode);
+            }
+            if (h != null) {
+                h.recordValue(Math.max(1, micros));
+            }
+        }
+
+        private static void print(Histogram local, Histogram remote) {
+            System.out.println("remote hop, concurrency 1, demo model (sensor-health), two nodes on 127.0.0.1");
+            System.out.printf("%-8s %10s %10s %10s %10s%n", "", "p50 ms", "p90 ms", "p99 ms", "mean ms");
+            for (var e : List.of(Map.entry("local", local), Map.entry("remote", remote))) {
+                Histogram h = e.getValue();
+                System.out.printf(Locale.ROOT, "%-8s %10.3f %10.3f %10.3f %10.3f%n", e.getKey(),
+                        h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(90) / 1000.0,
+                        h.getValueAtPercentile(99) / 1000.0, h.getMean() / 1000.0);
+            }
+            System.out.printf(Locale.ROOT, "remote - local, p50: %.3f ms (target: at most 0.5 ms)%n",
+                    (remote.getValueAtPercentile(50) - local.getValueAtPercentile(50)) / 1000.0);
+        }
+
+        private static void deleteTree(Path dir) {
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException e) {
+                System.err.println("could not remove " + dir + ": " + e.getMessage());
+            }
+        }
+    }
+}
