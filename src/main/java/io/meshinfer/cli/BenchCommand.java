@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
 /** {@code meshinfer bench}: load generators and baselines. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: measured side by side with their baseline in the same run.",
-        subcommands = {BenchCommand.Hop.class})
+        subcommands = {BenchRun.class, BenchCommand.Hop.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

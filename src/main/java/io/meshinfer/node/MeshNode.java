@@ -146,7 +146,9 @@ public final class MeshNode implements NodeBackend, InferenceService {
         roles.add("zone:" + settings.zone());
         roles.add("node:" + settings.name());
         roles.add("http:" + settings.httpHost() + ":" + httpPort);
-        roles.add(io.meshinfer.shard.ModelReplica.REPLICA_HOST_ROLE);
+        if (config.getBoolean("meshinfer.node.host-replicas")) {
+            roles.add(io.meshinfer.shard.ModelReplica.REPLICA_HOST_ROLE);
+        }
         return roles;
     }
 

@@ -23,10 +23,13 @@ import io.meshinfer.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
 /**
@@ -48,6 +51,10 @@ import java.util.regex.Pattern;
  * and infinities are written as the strings {@code "NaN"}, {@code "Infinity"} and
  * {@code "-Infinity"} (so the output stays valid JSON) and read back from those strings
  * or from the bare literals.
+ *
+ * <p>The public methods speak JSON only: a tensor with {@code binary_data_size} and no
+ * {@code data} is refused. {@link OipBinary} reuses this parser on the JSON header of a body
+ * in the binary tensor data extension.
  *
  * <p>Instances are immutable and thread-safe; all share one Jackson {@link JsonFactory}.
  */
@@ -101,6 +108,17 @@ public final class OipJson {
      */
     public InferenceRequest decodeRequest(byte[] body, String model, String version,
             long defaultTimeoutMillis, long maxTimeoutMillis) {
+        return decodeRequest(body, body == null ? 0 : body.length, null, model, version, defaultTimeoutMillis,
+                maxTimeoutMillis).request();
+    }
+
+    /**
+     * Decodes the JSON in the first {@code end} bytes of {@code body}, taking the data of
+     * binary inputs from {@code tail} (null: binary inputs are refused), and reads which
+     * outputs the caller wants as binary.
+     */
+    OipBinary.Request decodeRequest(byte[] body, int end, BinaryTail tail, String model, String version,
+            long defaultTimeoutMillis, long maxTimeoutMillis) {
         if (defaultTimeoutMillis <= 0 || maxTimeoutMillis <= 0) {
             throw new IllegalArgumentException("timeouts must be positive, got default " + defaultTimeoutMillis
                     + " ms and max " + maxTimeoutMillis + " ms");
@@ -108,10 +126,12 @@ public final class OipJson {
         if (model == null || model.isEmpty()) {
             throw invalid("a model name is required");
         }
-        try (JsonParser p = open(body, "request")) {
+        try (JsonParser p = open(body, end, "request")) {
             String id = null;
             List<NamedTensor> inputs = null;
             List<String> outputs = List.of();
+            Map<String, Boolean> binaryOutputs = new HashMap<>();
+            boolean allBinary = false;
             long timeoutMillis = defaultTimeoutMillis;
             Set<String> residency = Set.of();
             boolean seenId = false;
@@ -139,6 +159,7 @@ public final class OipJson {
                             switch (key) {
                                 case "timeout_ms" -> timeoutMillis = readTimeout(p, pv, maxTimeoutMillis);
                                 case "residency" -> residency = readResidency(p, pv);
+                                case "binary_data_output" -> allBinary = readFlag(pv, "parameter \"binary_data_output\"");
                                 default -> p.skipChildren();
                             }
                         }
@@ -147,11 +168,11 @@ public final class OipJson {
                         if (inputs != null) {
                             throw duplicateField(field);
                         }
-                        inputs = readTensors(p, v, body, Role.INPUT);
+                        inputs = readTensors(p, v, body, end, tail, Role.INPUT);
                     }
                     case "outputs" -> {
                         seenOutputs = once(seenOutputs, field);
-                        outputs = readRequestedOutputs(p, v);
+                        outputs = readRequestedOutputs(p, v, binaryOutputs);
                     }
                     default -> p.skipChildren();
                 }
@@ -160,7 +181,8 @@ public final class OipJson {
             if (inputs == null) {
                 throw invalid("\"inputs\" is missing");
             }
-            return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency);
+            return new OipBinary.Request(new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis,
+                    residency), new OipBinary.BinaryOutputs(allBinary, binaryOutputs));
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -173,7 +195,16 @@ public final class OipJson {
      * the model and version belong in that path, not in the body.
      */
     public byte[] encodeRequest(InferenceRequest r) {
-        ByteArrayBuilder out = new ByteArrayBuilder(sizeHint(r.inputs()));
+        return encodeRequest(r, false, false);
+    }
+
+    /**
+     * The JSON of a request whose inputs, if {@code binaryInputs}, are written with
+     * {@code binary_data_size} and no data, and which asks for every output as binary if
+     * {@code binaryOutputs}; the caller appends the raw bytes.
+     */
+    byte[] encodeRequest(InferenceRequest r, boolean binaryInputs, boolean binaryOutputs) {
+        ByteArrayBuilder out = new ByteArrayBuilder(sizeHint(r.inputs(), name -> binaryInputs));
         try (JsonGenerator g = FACTORY.createGenerator(out)) {
             g.writeStartObject();
             g.writeStringField("id", r.id());
@@ -186,10 +217,13 @@ public final class OipJson {
                 }
                 g.writeEndArray();
             }
+            if (binaryOutputs) {
+                g.writeBooleanField("binary_data_output", true);
+            }
             g.writeEndObject();
             g.writeArrayFieldStart("inputs");
             for (NamedTensor t : r.inputs()) {
-                writeTensor(g, t);
+                writeTensor(g, t, binaryInputs);
             }
             g.writeEndArray();
             if (!r.outputs().isEmpty()) {
@@ -210,7 +244,12 @@ public final class OipJson {
 
     /** Encodes a response body; {@code served_in_island_mode} is written only when true. */
     public byte[] encodeResponse(InferenceResponse r) {
-        ByteArrayBuilder out = new ByteArrayBuilder(sizeHint(r.outputs()));
+        return encodeResponse(r, name -> false);
+    }
+
+    /** The JSON of a response whose outputs named in {@code binary} are written with {@code binary_data_size} and no data. */
+    byte[] encodeResponse(InferenceResponse r, Predicate<String> binary) {
+        ByteArrayBuilder out = new ByteArrayBuilder(sizeHint(r.outputs(), binary));
         try (JsonGenerator g = FACTORY.createGenerator(out)) {
             g.writeStartObject();
             writeOptional(g, "model_name", r.model());
@@ -226,7 +265,7 @@ public final class OipJson {
             g.writeEndObject();
             g.writeArrayFieldStart("outputs");
             for (NamedTensor t : r.outputs()) {
-                writeTensor(g, t);
+                writeTensor(g, t, binary.test(t.name()));
             }
             g.writeEndArray();
             g.writeEndObject();
@@ -243,7 +282,12 @@ public final class OipJson {
      * @throws InvalidInput for any malformed body
      */
     public InferenceResponse decodeResponse(byte[] body) {
-        try (JsonParser p = open(body, "response")) {
+        return decodeResponse(body, body == null ? 0 : body.length, null);
+    }
+
+    /** Decodes the JSON in the first {@code end} bytes of {@code body}, binary outputs from {@code tail}. */
+    InferenceResponse decodeResponse(byte[] body, int end, BinaryTail tail) {
+        try (JsonParser p = open(body, end, "response")) {
             String model = null;
             String version = null;
             String id = null;
@@ -301,7 +345,7 @@ public final class OipJson {
                         if (outputs != null) {
                             throw duplicateField(field);
                         }
-                        outputs = readTensors(p, v, body, Role.OUTPUT);
+                        outputs = readTensors(p, v, body, end, tail, Role.OUTPUT);
                     }
                     default -> p.skipChildren();
                 }
@@ -335,18 +379,18 @@ public final class OipJson {
     }
 
     /** A parser positioned on the body's opening brace. */
-    private static JsonParser open(byte[] body, String what) throws IOException {
-        if (body == null || body.length == 0) {
+    private static JsonParser open(byte[] body, int end, String what) throws IOException {
+        if (body == null || end == 0) {
             throw invalid(what + " body is empty");
         }
         // JSON between systems is UTF-8 (RFC 8259); Jackson would also guess UTF-16/32
         // from zero bytes or a BOM, which would break the byte offsets TensorReader keeps.
         int b0 = body[0] & 0xFF;
-        int b1 = body.length > 1 ? body[1] & 0xFF : -1;
+        int b1 = end > 1 ? body[1] & 0xFF : -1;
         if (b0 == 0 || b1 == 0 || (b0 == 0xFE && b1 == 0xFF) || (b0 == 0xFF && b1 == 0xFE)) {
             throw invalid(what + " body must be UTF-8 encoded JSON");
         }
-        JsonParser p = FACTORY.createParser(body);
+        JsonParser p = FACTORY.createParser(body, 0, end);
         JsonToken t;
         try {
             t = p.nextToken();
@@ -369,7 +413,8 @@ public final class OipJson {
         }
     }
 
-    private List<NamedTensor> readTensors(JsonParser p, JsonToken v, byte[] body, Role role) throws IOException {
+    private List<NamedTensor> readTensors(JsonParser p, JsonToken v, byte[] body, int end, BinaryTail tail,
+            Role role) throws IOException {
         if (v != JsonToken.START_ARRAY) {
             throw invalid("\"" + role.list + "\" must be an array");
         }
@@ -377,7 +422,7 @@ public final class OipJson {
         NameSet names = new NameSet();
         int index = 0;
         while (p.nextToken() != JsonToken.END_ARRAY) {
-            NamedTensor t = new TensorReader(FACTORY, body, role, index++, maxElements).read(p);
+            NamedTensor t = new TensorReader(FACTORY, body, end, role, index++, maxElements, tail).read(p);
             if (!names.add(t.name())) {
                 throw invalid("duplicate " + role.noun + " '" + TensorReader.shorten(t.name()) + "'");
             }
@@ -386,7 +431,9 @@ public final class OipJson {
         return tensors;
     }
 
-    private static List<String> readRequestedOutputs(JsonParser p, JsonToken v) throws IOException {
+    /** The requested output names, in order; their {@code binary_data} parameters go into {@code binary}. */
+    private static List<String> readRequestedOutputs(JsonParser p, JsonToken v, Map<String, Boolean> binary)
+            throws IOException {
         if (v == JsonToken.VALUE_NULL) {
             return List.of();
         }
@@ -402,6 +449,7 @@ public final class OipJson {
                 throw invalid("outputs[" + index + "] must be an object with a \"name\"");
             }
             String name = null;
+            Boolean binaryData = null;
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String field = p.currentName();
                 JsonToken fv = p.nextToken();
@@ -413,6 +461,16 @@ public final class OipJson {
                         throw invalid("outputs[" + index + "]: \"name\" must be a non-empty string");
                     }
                     name = p.getText();
+                } else if (field.equals("parameters") && fv == JsonToken.START_OBJECT) {
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        boolean flag = p.currentName().equals("binary_data");
+                        JsonToken pv = p.nextToken();
+                        if (flag) {
+                            binaryData = readFlag(pv, "outputs[" + index + "]: parameter \"binary_data\"");
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
                 } else {
                     p.skipChildren();
                 }
@@ -422,6 +480,9 @@ public final class OipJson {
             }
             if (!names.add(name)) {
                 throw invalid("duplicate requested output '" + TensorReader.shorten(name) + "'");
+            }
+            if (binaryData != null) {
+                binary.put(name, binaryData);
             }
             outputs.add(name);
             index++;
@@ -504,6 +565,13 @@ public final class OipJson {
         return p.getIntValue();
     }
 
+    private static boolean readFlag(JsonToken v, String what) {
+        if (v != JsonToken.VALUE_TRUE && v != JsonToken.VALUE_FALSE) {
+            throw invalid(what + " must be true or false");
+        }
+        return v == JsonToken.VALUE_TRUE;
+    }
+
     private static String optionalString(JsonParser p, JsonToken v, String problem) throws IOException {
         if (v == JsonToken.VALUE_STRING) {
             return p.getText();
@@ -549,8 +617,11 @@ public final class OipJson {
         }
     }
 
-    /** Writes name, datatype and shape before data, so that this codec's reader takes its one-pass path. */
-    private static void writeTensor(JsonGenerator g, NamedTensor named) throws IOException {
+    /**
+     * Writes name, datatype and shape before data, so that this codec's reader takes its one-pass path;
+     * a {@code binary} tensor gets {@code binary_data_size} instead of data.
+     */
+    private static void writeTensor(JsonGenerator g, NamedTensor named, boolean binary) throws IOException {
         Tensor t = named.tensor();
         g.writeStartObject();
         g.writeStringField("name", named.name());
@@ -560,6 +631,13 @@ public final class OipJson {
             g.writeNumber(t.dim(axis));
         }
         g.writeEndArray();
+        if (binary) {
+            g.writeObjectFieldStart("parameters");
+            g.writeNumberField("binary_data_size", t.byteSize());
+            g.writeEndObject();
+            g.writeEndObject();
+            return;
+        }
         g.writeArrayFieldStart("data");
         switch (t.dtype()) {
             case FP32 -> {
@@ -608,10 +686,14 @@ public final class OipJson {
     }
 
     /** A guess at the encoded size, so that most bodies are written into one buffer. */
-    private static int sizeHint(List<NamedTensor> tensors) {
+    private static int sizeHint(List<NamedTensor> tensors, Predicate<String> binary) {
         long bytes = 256;
         for (NamedTensor named : tensors) {
             Tensor t = named.tensor();
+            if (binary.test(named.name())) {
+                bytes += 128 + named.name().length();
+                continue;
+            }
             int perElement = switch (t.dtype()) {
                 case FP32 -> 11;
                 case FP64, INT64 -> 20;

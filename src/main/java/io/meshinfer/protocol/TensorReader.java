@@ -25,6 +25,11 @@ import java.util.StringJoiner;
  * a second tokenization of the data in this rare case, but never a boxed or intermediate
  * buffer, and the array is always allocated once at its exact size.
  *
+ * <p>Given a {@link BinaryTail} that is present, a tensor may instead carry
+ * {@code "parameters": {"binary_data_size": n}} and no {@code data} (the binary tensor data
+ * extension): its data is then taken from the raw bytes after the JSON, in tensor order.
+ * Without a tail such a tensor is refused as before.
+ *
  * <p>One instance reads one object on one thread; it is not thread-safe.
  */
 final class TensorReader {
@@ -55,9 +60,13 @@ final class TensorReader {
 
     private final JsonFactory factory;
     private final byte[] body;
+    /** End of the JSON in {@link #body}: its length, or the JSON header's in binary mode. */
+    private final int end;
     private final Role role;
     private final int index;
     private final long maxElements;
+    /** Where binary tensor data comes from; null where the extension is not offered. */
+    private final BinaryTail tail;
 
     private String name;
     private String datatype;
@@ -65,6 +74,9 @@ final class TensorReader {
     /** Why the shape is unusable, reported (with the tensor's name) once the object is read. */
     private String shapeProblem;
     private boolean binaryData;
+    private long binarySize = -1;
+    /** Why {@code binary_data_size} is unusable, reported only if the tensor is read as binary. */
+    private String binarySizeProblem;
     private DType dtype;
     private int elements;
     private Object data;
@@ -78,12 +90,15 @@ final class TensorReader {
     private long[] i64;
     private boolean[] bools;
 
-    TensorReader(JsonFactory factory, byte[] body, Role role, int index, long maxElements) {
+    TensorReader(JsonFactory factory, byte[] body, int end, Role role, int index, long maxElements,
+            BinaryTail tail) {
         this.factory = factory;
         this.body = body;
+        this.end = end;
         this.role = role;
         this.index = index;
         this.maxElements = maxElements;
+        this.tail = tail;
     }
 
     /** Reads the object whose START_OBJECT (or offending token) is {@code p}'s current token. */
@@ -142,19 +157,42 @@ final class TensorReader {
         if (name == null) {
             throw invalid(position() + ": missing \"name\"");
         }
+        if (binaryData && tail != null && tail.present()) {
+            return new NamedTensor(name, Tensor.of(dtype, shape, readBinary()));
+        }
         if (data == null) {
             resolveHeader();
             if (deferredData < 0) {
+                if (binaryData && tail != null) {
+                    throw tail.missingHeader(label());
+                }
                 throw invalid(label() + (binaryData
                         ? ": binary tensor data (\"binary_data_size\") is not supported, send \"data\" as a JSON array"
                         : ": missing \"data\""));
             }
-            try (JsonParser q = factory.createParser(body, deferredData, body.length - deferredData)) {
+            try (JsonParser q = factory.createParser(body, deferredData, end - deferredData)) {
                 q.nextToken();
                 data = readData(q);
             }
         }
         return new NamedTensor(name, Tensor.of(dtype, shape, data));
+    }
+
+    /** The data of a tensor sent as binary, checked against its header before any byte is read. */
+    private Object readBinary() {
+        if (data != null || deferredData >= 0) {
+            throw invalid(label() + ": has both \"data\" and \"binary_data_size\"; send one of them");
+        }
+        resolveHeader();
+        if (binarySizeProblem != null) {
+            throw invalid(label() + ": " + binarySizeProblem);
+        }
+        long needed = (long) elements * dtype.byteSize();
+        if (binarySize != needed) {
+            throw invalid(label() + ": binary_data_size is " + binarySize + ", but shape " + Arrays.toString(shape)
+                    + " of " + dtype + " needs " + needed + " bytes");
+        }
+        return tail.take(label(), dtype, elements);
     }
 
     private int once(int seen, int bit, String field) {
@@ -172,10 +210,21 @@ final class TensorReader {
             throw invalid(label() + ": \"parameters\" must be an object");
         }
         while (p.nextToken() == JsonToken.FIELD_NAME) {
-            if ("binary_data_size".equals(p.currentName())) {
-                binaryData = true;
+            boolean size = "binary_data_size".equals(p.currentName());
+            JsonToken pv = p.nextToken();
+            if (size && tail != null) {
+                if (binaryData) {
+                    throw invalid(label() + ": duplicate parameter \"binary_data_size\"");
+                }
+                if (pv == JsonToken.VALUE_NUMBER_INT && p.getNumberType() != NumberType.BIG_INTEGER
+                        && p.getLongValue() >= 0) {
+                    binarySize = p.getLongValue();
+                } else {
+                    binarySizeProblem = "parameter \"binary_data_size\" must be a non-negative integer (bytes), got "
+                            + describe(p, pv);
+                }
             }
-            p.nextToken();
+            binaryData |= size;
             p.skipChildren();
         }
     }
@@ -251,7 +300,7 @@ final class TensorReader {
         int n = elements;
         // n values take at least 2n - 1 bytes, so a larger count cannot be in this body:
         // count the values without allocating n of them.
-        boolean keep = n <= body.length / 2;
+        boolean keep = n <= end / 2;
         Object out = null;
         if (keep) {
             out = dtype.newArray(n);

@@ -1,0 +1,270 @@
+package io.meshinfer.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.meshinfer.bench.BenchReport;
+import io.meshinfer.bench.BenchTarget;
+import io.meshinfer.bench.ClientTarget;
+import io.meshinfer.bench.HttpTarget;
+import io.meshinfer.bench.LoadGenerator;
+import io.meshinfer.bench.RawBaseline;
+import io.meshinfer.models.BenchModels;
+import io.meshinfer.node.MeshConfig;
+import io.meshinfer.node.MeshNode;
+import io.meshinfer.node.NodeResources;
+import io.meshinfer.runtime.RuntimeSettings;
+import io.meshinfer.tensor.NamedTensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code meshinfer bench run}: the load generator. Measures a target (an in-process node
+ * through the Java client, a running cluster through a client-only member, or any Open
+ * Inference Protocol HTTP endpoint) with closed-loop concurrency sweeps or open-loop
+ * Poisson rates, next to raw ONNX Runtime baselines run in the same process minutes
+ * apart, and writes JSON, Markdown and a latency-against-throughput chart.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Measure throughput and latency against baselines run side by side.")
+final class BenchRun implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "mlp",
+            description = "Bench model: mlp, cnn or transformer (default ${DEFAULT-VALUE}).")
+    String model;
+
+    @Option(names = "--target", defaultValue = "inprocess",
+            description = "inprocess (a node in this JVM), cluster (join --seeds as a client-only member), or http"
+                    + " (any Open Inference Protocol endpoint at --url). Default ${DEFAULT-VALUE}.")
+    String target;
+
+    @Option(names = "--url", description = "Base URL of the HTTP target, e.g. http://127.0.0.1:8080.")
+    String url;
+
+    @Option(names = "--model-name", description = "Name of the model on the target (default: the bench model's name).")
+    String modelName;
+
+    @Option(names = "--seeds", split = ",", description = "Seed nodes (host:port) of the cluster target.")
+    List<String> seeds = new ArrayList<>();
+
+    @Option(names = "--concurrency", split = ",", description = "Closed-loop concurrencies to sweep (default 1,8,32,64"
+            + " unless --rate is given).")
+    List<Integer> concurrency = new ArrayList<>();
+
+    @Option(names = "--rate", split = ",", description = "Open-loop rates (requests/s, Poisson arrivals) to run.")
+    List<Double> rates = new ArrayList<>();
+
+    @Option(names = "--warmup-seconds", defaultValue = "3", description = "Warm-up per measurement (default ${DEFAULT-VALUE}).")
+    int warmupSeconds;
+
+    @Option(names = "--seconds", defaultValue = "10", description = "Measured time per point (default ${DEFAULT-VALUE}).")
+    int seconds;
+
+    @Option(names = "--timeout-ms", defaultValue = "10000", description = "Each request's budget (default ${DEFAULT-VALUE}).")
+    long timeoutMs;
+
+    @Option(names = "--max-batch", description = "In-process target: the deploy's maxBatch (default: the node's).")
+    Integer maxBatch;
+
+    @Option(names = "--no-baselines", description = "Skip raw ONNX Runtime and the batching-off run.")
+    boolean noBaselines;
+
+    @Option(names = "--max-outstanding", defaultValue = "20000",
+            description = "Open loop: most requests in flight before sends are counted as GENERATOR_LIMIT.")
+    int maxOutstanding;
+
+    @Option(names = "--out", description = "Report directory (default target/bench/<model>-<target>-<time>).")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        System.setProperty("MESHINFER_LOG_LEVEL", System.getProperty("MESHINFER_LOG_LEVEL", "WARN"));
+        System.setProperty("MESHINFER_PEKKO_LOG_LEVEL", System.getProperty("MESHINFER_PEKKO_LOG_LEVEL", "WARN"));
+        BenchModels.BenchModel bm = BenchModels.byName(model);
+        String name = modelName != null ? modelName : "bench-" + bm.name();
+        if (concurrency.isEmpty() && rates.isEmpty()) {
+            concurrency = List.of(1, 8, 32, 64);
+        }
+        List<List<NamedTensor>> inputs = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            inputs.add(bm.randomInputs(1, i));
+        }
+        BenchReport report = new BenchReport();
+        report.header("date", LocalDateTime.now().withNano(0));
+        report.header("machine", Runtime.getRuntime().availableProcessors() + " cores, Java "
+                + System.getProperty("java.version") + ", " + System.getProperty("os.name"));
+        report.header("model", bm.name() + " (" + bm.description() + ")");
+        report.header("FLOPs per sample", bm.flopsPerSample());
+        report.header("parameter bytes", bm.parameterBytes());
+        report.header("target", target + (url != null ? " " + url : ""));
+        report.header("warm-up / measured", warmupSeconds + " s / " + seconds + " s per point");
+
+        Path dir = Files.createTempDirectory("meshinfer-bench");
+        try {
+            if (!noBaselines) {
+                raw(bm, inputs, report);
+            }
+            try (BenchTarget t = openTarget(bm, name, dir, "1", maxBatch)) {
+                report.header("engine", t.describe());
+                measure(t, inputs, "engine", report);
+            }
+            if (!noBaselines && target.equals("inprocess")) {
+                try (BenchTarget t = openTarget(bm, name, dir, "nobatch", 1)) {
+                    List<Integer> saved = concurrency;
+                    concurrency = List.of(saved.stream().mapToInt(Integer::intValue).max().orElse(32));
+                    List<Double> savedRates = rates;
+                    rates = List.of();
+                    measure(t, inputs, "batching off", report);
+                    concurrency = saved;
+                    rates = savedRates;
+                }
+            }
+        } finally {
+            deleteTree(dir);
+        }
+        Path outDir = out != null ? out : Path.of("target", "bench", bm.name() + "-" + target + "-"
+                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        report.write(outDir, "meshinfer bench: " + bm.name() + " via " + target);
+        System.out.println();
+        System.out.println(report.markdown());
+        System.out.println("report: " + outDir.toAbsolutePath() + " (report.md, report.json, latency-vs-throughput.png)");
+        return 0;
+    }
+
+    private void raw(BenchModels.BenchModel bm, List<List<NamedTensor>> inputs, BenchReport report) throws Exception {
+        RawBaseline raw = new RawBaseline(bm.onnx());
+        Duration d = Duration.ofSeconds(2);
+        System.out.println("raw ONNX Runtime baselines (" + bm.name() + ")...");
+        for (int batch : new int[] {1, 8, 16, 32, 64}) {
+            report.raw(raw.throughput(inputs, batch, 1, 2, d));
+            report.raw(raw.throughput(inputs, batch, 2, 1, d));
+        }
+        var h = raw.batchOneLatency(inputs, 1, Duration.ofSeconds(3));
+        report.rawBatchOneP50Millis(h.getValueAtPercentile(50) / 1000.0);
+        System.out.printf(Locale.ROOT, "raw best %.0f samples/s, batch-1 p50 %.3f ms%n", report.rawBest(),
+                report.rawBatchOneP50Millis());
+    }
+
+    private void measure(BenchTarget t, List<List<NamedTensor>> inputs, String series, BenchReport report)
+            throws Exception {
+        LoadGenerator gen = new LoadGenerator(t, inputs, timeoutMs);
+        Duration warmup = Duration.ofSeconds(warmupSeconds);
+        Duration measured = Duration.ofSeconds(seconds);
+        for (int c : concurrency) {
+            LoadGenerator.Result r;
+            try (ProgressBar bar = bar(series + " c=" + c)) {
+                r = gen.closedLoop(c, warmup, measured, stepper(bar));
+            }
+            report.add(series, r);
+            System.out.printf(Locale.ROOT, "  %s c=%d: %.0f req/s, p50 %.3f ms, p99 %.3f ms, errors %s%n", series, c,
+                    r.throughput(), r.percentileMillis(50), r.percentileMillis(99), r.errors());
+        }
+        for (double rate : rates) {
+            LoadGenerator.Result r;
+            try (ProgressBar bar = bar(series + " rate=" + rate)) {
+                r = gen.openLoop(rate, warmup, measured, maxOutstanding, stepper(bar));
+            }
+            report.add(series, r);
+            System.out.printf(Locale.ROOT, "  %s rate=%.0f: %.0f req/s ok, p50 %.3f ms, p99 %.3f ms, errors %s%n",
+                    series, rate, r.throughput(), r.percentileMillis(50), r.percentileMillis(99), r.errors());
+        }
+    }
+
+    private ProgressBar bar(String task) {
+        return new ProgressBarBuilder().setTaskName(task).setStyle(ProgressBarStyle.ASCII).setUnit("s", 1)
+                .setInitialMax(warmupSeconds + seconds).setUpdateIntervalMillis(500).build();
+    }
+
+    /** Moves a time-based bar: elapsed seconds, and the answers counted so far as its message. */
+    private static java.util.function.LongConsumer stepper(ProgressBar bar) {
+        long start = System.nanoTime();
+        return answered -> {
+            bar.stepTo(Math.min(bar.getMax(), (System.nanoTime() - start) / 1_000_000_000L));
+            bar.setExtraMessage(" " + answered + " measured answers");
+        };
+    }
+
+    private BenchTarget openTarget(BenchModels.BenchModel bm, String name, Path dir, String version, Integer batch)
+            throws Exception {
+        switch (target) {
+            case "http" -> {
+                if (url == null) {
+                    throw new IllegalArgumentException("--target http needs --url");
+                }
+                return new HttpTarget(url, name, null);
+            }
+            case "inprocess", "cluster" -> {
+                boolean cluster = target.equals("cluster");
+                if (cluster && seeds.isEmpty()) {
+                    throw new IllegalArgumentException("--target cluster needs --seeds");
+                }
+                Map<String, Object> o = new HashMap<>();
+                o.put("meshinfer.node.name", cluster ? "bench-client" : "bench-node");
+                o.put("meshinfer.node.data-dir", dir.resolve("node-" + version).toString());
+                o.put("meshinfer.http.port", 0);
+                o.put("pekko.remote.artery.canonical.port", 0);
+                o.put("pekko.loglevel", "WARNING");
+                if (cluster) {
+                    o.put("meshinfer.node.host-replicas", "off");
+                    List<String> s = new ArrayList<>();
+                    seeds.forEach(x -> s.add("pekko://meshinfer@" + x));
+                    o.put("pekko.cluster.seed-nodes", s);
+                }
+                Config config = MeshConfig.load(ConfigFactory.parseMap(o)).resolve();
+                NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config),
+                        dir.resolve("node-" + version));
+                MeshNode node = MeshNode.start(config, resources);
+                AutoCloseable owner = () -> {
+                    node.shutdown().toCompletableFuture().get(60, TimeUnit.SECONDS);
+                    resources.close();
+                };
+                node.awaitUp(Duration.ofSeconds(60));
+                if (!cluster) {
+                    deploy(node, bm, name, version, batch, dir);
+                }
+                return new ClientTarget(node.client(), name, cluster ? null : version,
+                        (cluster ? "cluster via client-only member" : "in-process node, Java client") + ", " + name
+                                + "@" + version + (batch != null ? " maxBatch=" + batch : ""), owner);
+            }
+            default -> throw new IllegalArgumentException("unknown --target " + target);
+        }
+    }
+
+    private static void deploy(MeshNode node, BenchModels.BenchModel bm, String name, String version, Integer batch,
+                               Path dir) throws IOException, InterruptedException {
+        Path file = dir.resolve(bm.name() + ".onnx");
+        Files.write(file, bm.onnx());
+        GatewayClient.Reply r = new GatewayClient(node.httpUrl()).putFile("/v1/models/" + name + "/versions/" + version
+                + (batch != null ? "?maxBatch=" + batch : ""), file);
+        if (!r.ok()) {
+            throw new IllegalStateException("deploy failed: HTTP " + r.status() + " " + r.body());
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!node.versionReady(name, version)) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(name + "@" + version + " did not become ready");
+            }
+            TimeUnit.MILLISECONDS.sleep(100); // polling replicated state
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+}

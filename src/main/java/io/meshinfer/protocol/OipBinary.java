@@ -1,0 +1,218 @@
+package io.meshinfer.protocol;
+
+import io.meshinfer.api.InferenceException;
+import io.meshinfer.api.InferenceException.InvalidInput;
+import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.protocol.TensorReader.Role;
+import io.meshinfer.tensor.NamedTensor;
+import java.util.Map;
+
+/**
+ * The binary tensor data extension of the Open Inference Protocol, as Triton and KServe
+ * clients use it: a body is a JSON header of {@value #HEADER_LENGTH} bytes followed by the
+ * raw data (little-endian, row-major, BOOL one byte 0 or 1) of every tensor whose JSON has
+ * {@code "parameters": {"binary_data_size": n}} and no {@code data}, in the order of those
+ * tensors. Tensors in one body may mix JSON {@code data} and binary.
+ *
+ * <p>Requests sent without the header are plain JSON and decode exactly as {@link OipJson}
+ * decodes them, except that a binary tensor in them is refused with a message naming the
+ * missing header. Either way the caller learns which outputs to return as binary, from the
+ * request's {@code binary_data_output} parameter and each requested output's
+ * {@code binary_data} parameter, which overrides it.
+ *
+ * <p>Guarantees, on top of {@link OipJson}'s (same element limit, same error messages for
+ * the JSON): a binary tensor's {@code binary_data_size} must equal its element count times
+ * its datatype's size, and the sizes must account for every byte after the JSON header,
+ * no more and no fewer; both are checked before the tensor's array is allocated, so no
+ * allocation exceeds the body. Every malformed body is refused with an
+ * {@link InvalidInput}. Instances are immutable and thread-safe.
+ */
+public final class OipBinary {
+    /** The HTTP header giving the byte length of the JSON at the start of the body. */
+    public static final String HEADER_LENGTH = "Inference-Header-Content-Length";
+    /** Largest body this encoder builds: one Java array. */
+    private static final long MAX_BODY = Integer.MAX_VALUE - 8;
+
+    private final OipJson json;
+
+    /** A codec that shares {@code json}'s limits. */
+    public OipBinary(OipJson json) {
+        if (json == null) {
+            throw new IllegalArgumentException("json codec is required");
+        }
+        this.json = json;
+    }
+
+    /** A decoded inference request and the outputs its sender wants back as binary data. */
+    public record Request(InferenceRequest request, BinaryOutputs binaryOutputs) {
+        public Request {
+            if (request == null || binaryOutputs == null) {
+                throw new IllegalArgumentException("request and binaryOutputs are required");
+            }
+        }
+    }
+
+    /**
+     * Which outputs to return as binary data: all of them if {@code all} (the request's
+     * {@code binary_data_output}), except where {@code overrides} (each requested output's
+     * {@code binary_data}) says otherwise.
+     */
+    public record BinaryOutputs(boolean all, Map<String, Boolean> overrides) {
+        /** Every output as JSON. */
+        public static final BinaryOutputs NONE = new BinaryOutputs(false, Map.of());
+        /** Every output as binary data. */
+        public static final BinaryOutputs ALL = new BinaryOutputs(true, Map.of());
+
+        public BinaryOutputs {
+            overrides = overrides == null ? Map.of() : Map.copyOf(overrides);
+        }
+
+        public boolean isBinary(String output) {
+            return overrides.getOrDefault(output, all);
+        }
+    }
+
+    /**
+     * An encoded body: the JSON is its first {@code jsonLength} bytes. If {@code binary}, at
+     * least one tensor is sent as binary data (possibly of zero bytes), and the body must
+     * travel with {@value #HEADER_LENGTH}{@code : jsonLength} and as
+     * {@code application/octet-stream}; otherwise it is plain JSON, {@code jsonLength} is
+     * its whole length, and it goes as {@code application/json} without that header.
+     */
+    public record Body(byte[] bytes, int jsonLength, boolean binary) {
+        public Body {
+            if (bytes == null || jsonLength < 0 || jsonLength > bytes.length || (!binary && jsonLength != bytes.length)) {
+                throw new IllegalArgumentException("inconsistent body: jsonLength " + jsonLength + ", binary " + binary);
+            }
+        }
+    }
+
+    /**
+     * Decodes the body of {@code POST /v2/models/{model}[/versions/{version}]/infer}.
+     *
+     * @param headerLength the value of the {@value #HEADER_LENGTH} header as received, or
+     *     null if the request has none (the body is then plain JSON)
+     * @param model the model named in the path
+     * @param version the version named in the path, or null
+     * @param defaultTimeoutMillis the budget when the body sets no {@code timeout_ms}
+     * @param maxTimeoutMillis the most a body's {@code timeout_ms} is granted
+     * @throws InvalidInput for any malformed body or header value, with a message the sender
+     *     can act on
+     */
+    public Request decodeRequest(byte[] body, String headerLength, String model, String version,
+            long defaultTimeoutMillis, long maxTimeoutMillis) {
+        byte[] b = body == null ? new byte[0] : body;
+        if (headerLength == null) {
+            return json.decodeRequest(b, b.length, BinaryTail.absent(Role.INPUT), model, version,
+                    defaultTimeoutMillis, maxTimeoutMillis);
+        }
+        int end = parseHeaderLength(headerLength, b.length);
+        BinaryTail tail = BinaryTail.after(b, end, Role.INPUT);
+        Request request = json.decodeRequest(b, end, tail, model, version, defaultTimeoutMillis, maxTimeoutMillis);
+        tail.expectEnd();
+        return request;
+    }
+
+    /**
+     * Encodes a response, with the outputs {@code binaryOutputs} chooses as binary data.
+     *
+     * @throws InferenceException.Internal if the outputs do not fit in one body
+     */
+    public Body encodeResponse(InferenceResponse r, BinaryOutputs binaryOutputs) {
+        boolean any = false;
+        long bytes = 0;
+        for (NamedTensor t : r.outputs()) {
+            if (binaryOutputs.isBinary(t.name())) {
+                any = true;
+                bytes += t.tensor().byteSize();
+            }
+        }
+        if (!any) {
+            byte[] plain = json.encodeResponse(r);
+            return new Body(plain, plain.length, false);
+        }
+        return withTensors(json.encodeResponse(r, binaryOutputs::isBinary), bytes, r.outputs(), binaryOutputs);
+    }
+
+    /**
+     * Encodes a request, for clients: every input as binary data if {@code binaryInputs},
+     * and every output asked for as binary data if {@code binaryOutputs}.
+     */
+    public Body encodeRequest(InferenceRequest r, boolean binaryInputs, boolean binaryOutputs) {
+        byte[] header = json.encodeRequest(r, binaryInputs, binaryOutputs);
+        if (!binaryInputs || r.inputs().isEmpty()) {
+            return new Body(header, header.length, false);
+        }
+        long bytes = 0;
+        for (NamedTensor t : r.inputs()) {
+            bytes += t.tensor().byteSize();
+        }
+        return withTensors(header, bytes, r.inputs(), BinaryOutputs.ALL);
+    }
+
+    /**
+     * Decodes a successful response body, for clients; the caller checks the HTTP status
+     * first, as an error body is not a response.
+     *
+     * @param headerLength the value of the response's {@value #HEADER_LENGTH} header, or null
+     * @throws InvalidInput for any malformed body or header value
+     */
+    public InferenceResponse decodeResponse(byte[] body, String headerLength) {
+        byte[] b = body == null ? new byte[0] : body;
+        if (headerLength == null) {
+            return json.decodeResponse(b, b.length, BinaryTail.absent(Role.OUTPUT));
+        }
+        int end = parseHeaderLength(headerLength, b.length);
+        BinaryTail tail = BinaryTail.after(b, end, Role.OUTPUT);
+        InferenceResponse response = json.decodeResponse(b, end, tail);
+        tail.expectEnd();
+        return response;
+    }
+
+    /** {@code header} followed by the raw data of the tensors {@code binary} picks, in order. */
+    private static Body withTensors(byte[] header, long binaryBytes, java.util.List<NamedTensor> tensors,
+            BinaryOutputs binary) {
+        if (header.length + binaryBytes > MAX_BODY) {
+            throw new InferenceException.Internal("the tensors take " + binaryBytes + " bytes, more than one body"
+                    + " can hold");
+        }
+        byte[] out = new byte[(int) (header.length + binaryBytes)];
+        System.arraycopy(header, 0, out, 0, header.length);
+        int at = header.length;
+        for (NamedTensor t : tensors) {
+            if (binary.isBinary(t.name())) {
+                RawTensors.write(t.tensor(), out, at);
+                at += (int) t.tensor().byteSize();
+            }
+        }
+        return new Body(out, header.length, true);
+    }
+
+    /** The JSON length a header value gives, checked against the body. */
+    private static int parseHeaderLength(String value, int bodyLength) {
+        String v = value.trim();
+        long n = v.isEmpty() || v.length() > 18 ? -1 : 0;
+        for (int i = 0; i < v.length() && n >= 0; i++) {
+            char c = v.charAt(i);
+            n = c >= '0' && c <= '9' ? n * 10 + (c - '0') : -1;
+        }
+        if (n < 0) {
+            boolean digits = !v.isEmpty() && v.chars().allMatch(c -> c >= '0' && c <= '9');
+            if (!digits) {
+                throw new InvalidInput("header " + HEADER_LENGTH + " must be the byte length of the JSON at the"
+                        + " start of the body (a whole number), got '" + TensorReader.shorten(v) + "'");
+            }
+            n = Long.MAX_VALUE;
+        }
+        if (n > bodyLength) {
+            throw new InvalidInput("header " + HEADER_LENGTH + " is " + (n == Long.MAX_VALUE ? v : n)
+                    + ", more than the " + bodyLength + "-byte body");
+        }
+        if (n == 0) {
+            throw new InvalidInput("header " + HEADER_LENGTH + " is 0, but the JSON at the start of the body"
+                    + " cannot be empty");
+        }
+        return (int) n;
+    }
+}
