@@ -3,7 +3,7 @@ package io.meshinfer.batching;
 import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceException;
-import io.meshinfer.runtime.BatchAssembler;
+import io.meshinfer.runtime.RunScratch;
 import io.meshinfer.runtime.LoadedModel;
 import io.meshinfer.runtime.ModelSignature.Prepared;
 import io.meshinfer.tensor.NamedTensor;
@@ -69,12 +69,17 @@ public final class Batcher {
     private final UniqueKillSwitch killSwitch;
     private final CompletionStage<Done> done;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.concurrent.BlockingQueue<RunScratch> scratches;
 
     private Batcher(String name, LoadedModel model, BatchPolicy policy, Executor runExecutor, Materializer mat) {
         this.name = name;
         this.model = model;
         this.policy = policy;
         this.runExecutor = runExecutor;
+        this.scratches = new java.util.concurrent.ArrayBlockingQueue<>(policy.concurrentRuns());
+        for (int i = 0; i < policy.concurrentRuns(); i++) {
+            scratches.add(new RunScratch());
+        }
         boolean batchable = model.signature().batchable();
         long maxRows = policy.maxBatch();
         Source<Item, Pair<BoundedSourceQueue<Item>, UniqueKillSwitch>> source =
@@ -269,8 +274,15 @@ public final class Batcher {
                 wanted.addAll(p.outputs());
             }
         }
-        List<NamedTensor> outputs = model.run(BatchAssembler.concat(inputs), all ? Set.of() : wanted);
-        List<List<NamedTensor>> perRequest = BatchAssembler.split(outputs, rows);
+        RunScratch scratch = scratches.poll();
+        List<List<NamedTensor>> perRequest;
+        try {
+            perRequest = model.runBatch(inputs, rows, all ? Set.of() : wanted, scratch != null ? scratch : new RunScratch());
+        } finally {
+            if (scratch != null) {
+                scratches.offer(scratch);
+            }
+        }
         stats.runs.increment();
         stats.batchedRows.add(totalRows);
         stats.batchedRequests.add(items.size());

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.meshinfer.api.InferenceException;
-import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.protocol.OipBinary;
 import io.meshinfer.protocol.OipJson;
 import io.meshinfer.registry.ArtifactStore;
 import io.meshinfer.registry.ModelEntry;
@@ -32,6 +32,7 @@ import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
@@ -59,6 +60,7 @@ public final class HttpGateway extends AllDirectives {
     private final long maxRequestBody;
     private final long maxModelBody;
     private final OipJson json;
+    private final OipBinary binary;
     private final ObjectMapper mapper = new ObjectMapper();
     private final Materializer materializer;
 
@@ -73,6 +75,7 @@ public final class HttpGateway extends AllDirectives {
         this.maxRequestBody = maxRequestBody;
         this.maxModelBody = maxModelBody;
         this.json = new OipJson(Math.max(1, Math.min(Integer.MAX_VALUE - 8, maxRequestBody)));
+        this.binary = new OipBinary(json);
         this.materializer = Materializer.matFromSystem(system);
     }
 
@@ -199,24 +202,32 @@ public final class HttpGateway extends AllDirectives {
     }
 
     private Route infer(String model, String version) {
-        return withSizeLimit(maxRequestBody, () -> entity(Unmarshaller.entityToByteArray(), body -> {
-            InferenceRequest request;
-            try {
-                request = json.decodeRequest(body, model, version,
-                        backend.routing().defaultTimeout().toMillis(),
-                        backend.routing().maxTimeout().toMillis());
-            } catch (InferenceException e) {
-                return completeError(e);
-            }
-            CompletionStage<HttpResponse> response = backend.inference().infer(request).handle((r, error) -> {
-                if (error == null) {
-                    return HttpResponse.create().withStatus(StatusCodes.OK)
-                            .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, json.encodeResponse(r)));
-                }
-                return errorResponse(asInferenceException(error));
-            });
-            return completeWithFuture(response);
-        }));
+        return optionalHeaderValueByName(OipBinary.HEADER_LENGTH, headerLength ->
+                withSizeLimit(maxRequestBody, () -> entity(Unmarshaller.entityToByteArray(), body -> {
+                    OipBinary.Request request;
+                    try {
+                        request = binary.decodeRequest(body, headerLength.orElse(null), model, version,
+                                backend.routing().defaultTimeout().toMillis(),
+                                backend.routing().maxTimeout().toMillis());
+                    } catch (InferenceException e) {
+                        return completeError(e);
+                    }
+                    CompletionStage<HttpResponse> response = backend.inference().infer(request.request())
+                            .handle((r, error) -> error == null
+                                    ? inferResponse(binary.encodeResponse(r, request.binaryOutputs()))
+                                    : errorResponse(asInferenceException(error)));
+                    return completeWithFuture(response);
+                })));
+    }
+
+    /** Plain JSON, or (binary tensor data extension) a JSON header and raw tensor bytes. */
+    private static HttpResponse inferResponse(OipBinary.Body body) {
+        HttpResponse ok = HttpResponse.create().withStatus(StatusCodes.OK);
+        if (!body.binary()) {
+            return ok.withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body.bytes()));
+        }
+        return ok.addHeader(RawHeader.create(OipBinary.HEADER_LENGTH, Integer.toString(body.jsonLength())))
+                .withEntity(HttpEntities.create(ContentTypes.APPLICATION_OCTET_STREAM, body.bytes()));
     }
 
     // ---- admin ----

@@ -87,7 +87,8 @@ final class BinaryTail {
 
     /** The refusal of a binary tensor in a body that came without the header length. */
     InvalidInput missingHeader(String label) {
-        return new InvalidInput(label + ": has \"binary_data_size\" but the " + (role == Role.INPUT ? "request" : "response")
+        String body = role == Role.INPUT ? "request" : "response";
+        return new InvalidInput(label + ": has \"binary_data_size\" but the " + body
                 + " has no " + OipBinary.HEADER_LENGTH + " header; send that header with the byte length of"
                 + " the JSON, followed by the raw tensor bytes, or send \"data\" as a JSON array");
     }

@@ -6,12 +6,15 @@ import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.protocol.TensorReader.Role;
 import io.meshinfer.tensor.NamedTensor;
+import java.math.BigInteger;
+import java.util.List;
 import java.util.Map;
 
 /**
  * The binary tensor data extension of the Open Inference Protocol, as Triton and KServe
- * clients use it: a body is a JSON header of {@value #HEADER_LENGTH} bytes followed by the
- * raw data (little-endian, row-major, BOOL one byte 0 or 1) of every tensor whose JSON has
+ * clients use it: a body is a JSON header, whose byte length the HTTP header
+ * {@value #HEADER_LENGTH} gives, followed by the raw data (little-endian, row-major,
+ * BOOL one byte 0 or 1) of every tensor whose JSON has
  * {@code "parameters": {"binary_data_size": n}} and no {@code data}, in the order of those
  * tensors. Tensors in one body may mix JSON {@code data} and binary.
  *
@@ -24,9 +27,10 @@ import java.util.Map;
  * <p>Guarantees, on top of {@link OipJson}'s (same element limit, same error messages for
  * the JSON): a binary tensor's {@code binary_data_size} must equal its element count times
  * its datatype's size, and the sizes must account for every byte after the JSON header,
- * no more and no fewer; both are checked before the tensor's array is allocated, so no
- * allocation exceeds the body. Every malformed body is refused with an
- * {@link InvalidInput}. Instances are immutable and thread-safe.
+ * no more and no fewer. A tensor's size and the presence of its bytes are checked before
+ * its array is allocated, so no allocation exceeds the body; bytes no tensor claims are
+ * refused once the JSON has been read. Every malformed body or header value is refused
+ * with an {@link InvalidInput}. Instances are immutable and thread-safe.
  */
 public final class OipBinary {
     /** The HTTP header giving the byte length of the JSON at the start of the body. */
@@ -76,14 +80,16 @@ public final class OipBinary {
     /**
      * An encoded body: the JSON is its first {@code jsonLength} bytes. If {@code binary}, at
      * least one tensor is sent as binary data (possibly of zero bytes), and the body must
-     * travel with {@value #HEADER_LENGTH}{@code : jsonLength} and as
+     * travel with {@value OipBinary#HEADER_LENGTH}{@code : jsonLength} and as
      * {@code application/octet-stream}; otherwise it is plain JSON, {@code jsonLength} is
      * its whole length, and it goes as {@code application/json} without that header.
      */
     public record Body(byte[] bytes, int jsonLength, boolean binary) {
         public Body {
-            if (bytes == null || jsonLength < 0 || jsonLength > bytes.length || (!binary && jsonLength != bytes.length)) {
-                throw new IllegalArgumentException("inconsistent body: jsonLength " + jsonLength + ", binary " + binary);
+            if (bytes == null || jsonLength < 0 || jsonLength > bytes.length
+                    || (!binary && jsonLength != bytes.length)) {
+                throw new IllegalArgumentException("inconsistent body: jsonLength " + jsonLength + ", binary "
+                        + binary);
             }
         }
     }
@@ -171,7 +177,7 @@ public final class OipBinary {
     }
 
     /** {@code header} followed by the raw data of the tensors {@code binary} picks, in order. */
-    private static Body withTensors(byte[] header, long binaryBytes, java.util.List<NamedTensor> tensors,
+    private static Body withTensors(byte[] header, long binaryBytes, List<NamedTensor> tensors,
             BinaryOutputs binary) {
         if (header.length + binaryBytes > MAX_BODY) {
             throw new InferenceException.Internal("the tensors take " + binaryBytes + " bytes, more than one body"
@@ -192,27 +198,19 @@ public final class OipBinary {
     /** The JSON length a header value gives, checked against the body. */
     private static int parseHeaderLength(String value, int bodyLength) {
         String v = value.trim();
-        long n = v.isEmpty() || v.length() > 18 ? -1 : 0;
-        for (int i = 0; i < v.length() && n >= 0; i++) {
-            char c = v.charAt(i);
-            n = c >= '0' && c <= '9' ? n * 10 + (c - '0') : -1;
+        if (v.isEmpty() || !v.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw new InvalidInput("header " + HEADER_LENGTH + " must be the byte length of the JSON at the"
+                    + " start of the body (a whole number), got '" + TensorReader.shorten(v) + "'");
         }
-        if (n < 0) {
-            boolean digits = !v.isEmpty() && v.chars().allMatch(c -> c >= '0' && c <= '9');
-            if (!digits) {
-                throw new InvalidInput("header " + HEADER_LENGTH + " must be the byte length of the JSON at the"
-                        + " start of the body (a whole number), got '" + TensorReader.shorten(v) + "'");
-            }
-            n = Long.MAX_VALUE;
-        }
-        if (n > bodyLength) {
-            throw new InvalidInput("header " + HEADER_LENGTH + " is " + (n == Long.MAX_VALUE ? v : n)
+        BigInteger n = new BigInteger(v);
+        if (n.compareTo(BigInteger.valueOf(bodyLength)) > 0) {
+            throw new InvalidInput("header " + HEADER_LENGTH + " is " + TensorReader.shorten(v)
                     + ", more than the " + bodyLength + "-byte body");
         }
-        if (n == 0) {
+        if (n.signum() == 0) {
             throw new InvalidInput("header " + HEADER_LENGTH + " is 0, but the JSON at the start of the body"
                     + " cannot be empty");
         }
-        return (int) n;
+        return n.intValue();
     }
 }

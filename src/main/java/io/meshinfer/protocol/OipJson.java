@@ -159,7 +159,8 @@ public final class OipJson {
                             switch (key) {
                                 case "timeout_ms" -> timeoutMillis = readTimeout(p, pv, maxTimeoutMillis);
                                 case "residency" -> residency = readResidency(p, pv);
-                                case "binary_data_output" -> allBinary = readFlag(pv, "parameter \"binary_data_output\"");
+                                case "binary_data_output" ->
+                                        allBinary = readFlag(pv, "parameter \"binary_data_output\"");
                                 default -> p.skipChildren();
                             }
                         }
@@ -247,7 +248,7 @@ public final class OipJson {
         return encodeResponse(r, name -> false);
     }
 
-    /** The JSON of a response whose outputs named in {@code binary} are written with {@code binary_data_size} and no data. */
+    /** The JSON of a response whose outputs named in {@code binary} get {@code binary_data_size} and no data. */
     byte[] encodeResponse(InferenceResponse r, Predicate<String> binary) {
         ByteArrayBuilder out = new ByteArrayBuilder(sizeHint(r.outputs(), binary));
         try (JsonGenerator g = FACTORY.createGenerator(out)) {

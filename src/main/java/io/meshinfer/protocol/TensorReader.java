@@ -158,7 +158,8 @@ final class TensorReader {
             throw invalid(position() + ": missing \"name\"");
         }
         if (binaryData && tail != null && tail.present()) {
-            return new NamedTensor(name, Tensor.of(dtype, shape, readBinary()));
+            Object raw = readBinary();
+            return new NamedTensor(name, Tensor.of(dtype, shape, raw));
         }
         if (data == null) {
             resolveHeader();

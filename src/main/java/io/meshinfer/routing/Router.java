@@ -7,6 +7,7 @@ import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.runtime.ModelSignature;
 import io.meshinfer.shard.ModelReplica;
 import io.meshinfer.shard.PooledReplica;
 import io.meshinfer.shard.ReplicaLocation;
@@ -106,16 +107,17 @@ public final class Router implements InferenceService {
     @Override
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
         ModelManifest manifest;
+        ModelSignature.Prepared prepared;
         try {
             manifest = resolve(catalog, request);
-            manifest.signature().prepare(request.inputs(), request.outputs(), settings.maxRequestBytes());
+            prepared = manifest.signature().prepare(request.inputs(), request.outputs(), settings.maxRequestBytes());
         } catch (InferenceException e) {
             return CompletableFuture.failedFuture(e);
         }
         long budget = Math.min(request.timeoutMillis(), settings.maxTimeout().toMillis());
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budget);
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
-        attempt(request, manifest, deadline, new HashSet<>(), 1, null, result);
+        attempt(request, prepared, manifest, deadline, new HashSet<>(), 1, null, result);
         return result;
     }
 
@@ -137,7 +139,8 @@ public final class Router implements InferenceService {
     private record Choice(String entityId, String address, ActorRef<ModelReplica.Command> entity) {
     }
 
-    private void attempt(InferenceRequest request, ModelManifest manifest, long deadline, Set<String> tried,
+    private void attempt(InferenceRequest request, ModelSignature.Prepared prepared, ModelManifest manifest,
+                         long deadline, Set<String> tried,
                          int attemptNo, InferenceException lastError, CompletableFuture<InferenceResponse> result) {
         long remainingNanos = deadline - System.nanoTime();
         if (remainingNanos <= 0) {
@@ -155,7 +158,7 @@ public final class Router implements InferenceService {
         InferenceRequest sent = request.withTimeoutMillis(remainingMillis);
         AtomicInteger counter = inFlight.computeIfAbsent(choice.entityId(), k -> new AtomicInteger());
         counter.incrementAndGet();
-        CompletionStage<InferenceResponse> outcome = send(choice, sent, remainingMillis);
+        CompletionStage<InferenceResponse> outcome = send(choice, sent, prepared, remainingMillis);
         outcome.whenComplete((response, error) -> {
             counter.decrementAndGet();
             if (error == null) {
@@ -166,18 +169,19 @@ public final class Router implements InferenceService {
             boolean retryable = e.kind() == ErrorKind.OVERLOADED || e.kind() == ErrorKind.UNAVAILABLE
                     || e.kind() == ErrorKind.RESIDENCY_VIOLATION;
             if (retryable && attemptNo < settings.maxAttempts() && deadline - System.nanoTime() > 0) {
-                attempt(request, manifest, deadline, tried, attemptNo + 1, e, result);
+                attempt(request, prepared, manifest, deadline, tried, attemptNo + 1, e, result);
             } else {
                 result.completeExceptionally(e);
             }
         });
     }
 
-    private CompletionStage<InferenceResponse> send(Choice choice, InferenceRequest sent, long remainingMillis) {
+    private CompletionStage<InferenceResponse> send(Choice choice, InferenceRequest sent,
+                                                    ModelSignature.Prepared prepared, long remainingMillis) {
         if (pool != null && self.address().equals(choice.address())) {
             Optional<PooledReplica> local = pool.ready(choice.entityId());
             if (local.isPresent()) {
-                return local.get().serve(sent, false);
+                return local.get().serve(sent, prepared, false);
             }
         }
         Duration askTimeout = Duration.ofMillis(remainingMillis).plus(settings.replyGrace());

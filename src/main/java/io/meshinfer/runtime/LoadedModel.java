@@ -107,6 +107,78 @@ public final class LoadedModel {
         }
     }
 
+    /**
+     * Runs several requests as one batch: their inputs are concatenated along axis 0
+     * straight into {@code scratch}'s direct buffers (read by ONNX Runtime in place) and
+     * every output is split back into one list per request, each in the signature's order.
+     *
+     * @param perRequest each request's inputs, in the model's input order
+     * @param rows each request's rows (1 each for a model that cannot batch)
+     * @param outputs the outputs to compute; empty for all
+     * @param scratch this run's buffers; not used by another run at the same time
+     * @throws InferenceException.ModelFailed if ONNX Runtime fails or an output does not
+     *     keep the batch on axis 0
+     */
+    public List<List<NamedTensor>> runBatch(List<List<NamedTensor>> perRequest, int[] rows, Set<String> outputs,
+                                            RunScratch scratch) {
+        if (closed) {
+            throw new InferenceException.Unavailable("model " + sha256 + " has been unloaded");
+        }
+        Set<String> wanted = outputs.isEmpty() ? allOutputs : outputs;
+        List<NamedTensor> first = perRequest.get(0);
+        Map<String, OnnxTensor> feed = new HashMap<>(first.size() * 2);
+        try {
+            for (int i = 0; i < first.size(); i++) {
+                String name = first.get(i).name();
+                if (perRequest.size() == 1) {
+                    feed.put(name, OrtTensors.concatToOrt(env, name, List.of(first.get(i).tensor()), scratch));
+                    continue;
+                }
+                List<Tensor> parts = new ArrayList<>(perRequest.size());
+                for (List<NamedTensor> r : perRequest) {
+                    parts.add(r.get(i).tensor());
+                }
+                feed.put(name, OrtTensors.concatToOrt(env, name, parts, scratch));
+            }
+            runs.incrementAndGet();
+            try (OrtSession.Result result = session.run(feed, wanted)) {
+                List<List<NamedTensor>> out = new ArrayList<>(perRequest.size());
+                for (int r = 0; r < perRequest.size(); r++) {
+                    out.add(new ArrayList<>(wanted.size()));
+                }
+                for (TensorSpec spec : signature.outputs()) {
+                    if (!wanted.contains(spec.name())) {
+                        continue;
+                    }
+                    OnnxValue v = result.get(spec.name()).orElseThrow(() ->
+                            new InferenceException.ModelFailed("model produced no output '" + spec.name() + "'"));
+                    if (!(v instanceof OnnxTensor ot)) {
+                        throw new InferenceException.ModelFailed("output '" + spec.name() + "' is not a tensor");
+                    }
+                    Tensor[] parts;
+                    if (perRequest.size() == 1) {
+                        parts = new Tensor[] {OrtTensors.fromOrt(ot)};
+                    } else {
+                        try {
+                            parts = OrtTensors.splitFromOrt(ot, rows);
+                        } catch (IllegalArgumentException e) {
+                            throw new InferenceException.ModelFailed("output '" + spec.name() + "': " + e.getMessage());
+                        }
+                    }
+                    for (int r = 0; r < parts.length; r++) {
+                        out.get(r).add(new NamedTensor(spec.name(), parts[r]));
+                    }
+                }
+                return out;
+            }
+        } catch (OrtException e) {
+            throw new InferenceException.ModelFailed("the model failed on this input: " + e.getMessage());
+        } finally {
+            feed.values().forEach(OnnxTensor::close);
+        }
+    }
+
+
     void close() throws OrtException {
         closed = true;
         session.close();

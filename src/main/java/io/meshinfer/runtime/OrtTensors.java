@@ -14,6 +14,7 @@ import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.nio.ShortBuffer;
+import java.util.List;
 
 /** Converts between meshinfer tensors and ONNX Runtime tensors; no state. */
 final class OrtTensors {
@@ -109,5 +110,153 @@ final class OrtTensors {
             }
         };
         return Tensor.of(dtype, shape, data);
+    }
+    /**
+     * Concatenates {@code parts} along axis 0 straight into {@code scratch}'s direct buffer
+     * for {@code name} and wraps it as an ONNX Runtime tensor without copying. The tensor
+     * must be closed before the scratch is used again.
+     */
+    static OnnxTensor concatToOrt(OrtEnvironment env, String name, List<Tensor> parts, RunScratch scratch)
+            throws OrtException {
+        Tensor head = parts.get(0);
+        long[] shape = head.shape();
+        long rows = 0;
+        long elements = 0;
+        for (Tensor t : parts) {
+            rows += t.rank() == 0 ? 1 : t.dim(0);
+            elements += t.size();
+        }
+        if (shape.length > 0) {
+            shape[0] = rows;
+        }
+        ByteBuffer b = scratch.buffer(name, elements * head.dtype().byteSize());
+        switch (head.dtype()) {
+            case FP32 -> {
+                FloatBuffer fb = b.asFloatBuffer();
+                parts.forEach(t -> fb.put(t.floats()));
+                fb.flip();
+                return OnnxTensor.createTensor(env, fb, shape);
+            }
+            case FP64 -> {
+                DoubleBuffer db = b.asDoubleBuffer();
+                parts.forEach(t -> db.put(t.doubles()));
+                db.flip();
+                return OnnxTensor.createTensor(env, db, shape);
+            }
+            case INT16 -> {
+                ShortBuffer sb = b.asShortBuffer();
+                parts.forEach(t -> sb.put(t.shorts()));
+                sb.flip();
+                return OnnxTensor.createTensor(env, sb, shape);
+            }
+            case INT32 -> {
+                IntBuffer ib = b.asIntBuffer();
+                parts.forEach(t -> ib.put(t.ints()));
+                ib.flip();
+                return OnnxTensor.createTensor(env, ib, shape);
+            }
+            case INT64 -> {
+                LongBuffer lb = b.asLongBuffer();
+                parts.forEach(t -> lb.put(t.longs()));
+                lb.flip();
+                return OnnxTensor.createTensor(env, lb, shape);
+            }
+            case INT8, UINT8 -> {
+                parts.forEach(t -> b.put(t.bytes()));
+                b.flip();
+                return OnnxTensor.createTensor(env, b, shape,
+                        head.dtype() == DType.UINT8 ? OnnxJavaType.UINT8 : OnnxJavaType.INT8);
+            }
+            case BOOL -> {
+                for (Tensor t : parts) {
+                    for (boolean v : t.booleans()) {
+                        b.put((byte) (v ? 1 : 0));
+                    }
+                }
+                b.flip();
+                return OnnxTensor.createTensor(env, b, shape, OnnxJavaType.BOOL);
+            }
+        }
+        throw new IllegalStateException("unreachable: " + head.dtype());
+    }
+
+    /**
+     * Splits a batched ONNX Runtime output along axis 0 into one tensor per request,
+     * copying each request's rows once.
+     *
+     * @throws IllegalArgumentException if axis 0 is not the sum of {@code rows}
+     */
+    static Tensor[] splitFromOrt(OnnxTensor t, int[] rows) {
+        TensorInfo info = t.getInfo();
+        long[] shape = info.getShape();
+        DType dtype = dtypeOf(info.type);
+        if (dtype == null) {
+            throw new IllegalStateException("output element type " + info.type + " is not served");
+        }
+        long total = 0;
+        for (int r : rows) {
+            total += r;
+        }
+        if (shape.length == 0 || shape[0] != total) {
+            throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape)
+                    + " does not keep the batch of " + total + " rows on axis 0");
+        }
+        int rowSize = total == 0 ? 0 : Math.toIntExact(info.getNumElements() / total);
+        Tensor[] out = new Tensor[rows.length];
+        java.nio.Buffer src = switch (dtype) {
+            case FP32 -> t.getFloatBuffer();
+            case FP64 -> t.getDoubleBuffer();
+            case INT16 -> t.getShortBuffer();
+            case INT32 -> t.getIntBuffer();
+            case INT64 -> t.getLongBuffer();
+            case INT8, UINT8, BOOL -> t.getByteBuffer();
+        };
+        for (int i = 0; i < rows.length; i++) {
+            int n = rows[i] * rowSize;
+            long[] part = shape.clone();
+            part[0] = rows[i];
+            Object data = switch (dtype) {
+                case FP32 -> {
+                    float[] a = new float[n];
+                    ((FloatBuffer) src).get(a);
+                    yield a;
+                }
+                case FP64 -> {
+                    double[] a = new double[n];
+                    ((DoubleBuffer) src).get(a);
+                    yield a;
+                }
+                case INT16 -> {
+                    short[] a = new short[n];
+                    ((ShortBuffer) src).get(a);
+                    yield a;
+                }
+                case INT32 -> {
+                    int[] a = new int[n];
+                    ((IntBuffer) src).get(a);
+                    yield a;
+                }
+                case INT64 -> {
+                    long[] a = new long[n];
+                    ((LongBuffer) src).get(a);
+                    yield a;
+                }
+                case INT8, UINT8 -> {
+                    byte[] a = new byte[n];
+                    ((ByteBuffer) src).get(a);
+                    yield a;
+                }
+                case BOOL -> {
+                    boolean[] a = new boolean[n];
+                    ByteBuffer bb = (ByteBuffer) src;
+                    for (int k = 0; k < n; k++) {
+                        a[k] = bb.get() != 0;
+                    }
+                    yield a;
+                }
+            };
+            out[i] = Tensor.of(dtype, part, data);
+        }
+        return out;
     }
 }

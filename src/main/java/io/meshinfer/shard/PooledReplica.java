@@ -110,6 +110,15 @@ public final class PooledReplica {
      * @param island whether the node is cut off from its cluster (marked in the response)
      */
     public CompletableFuture<InferenceResponse> serve(InferenceRequest request, boolean island) {
+        return serve(request, null, island);
+    }
+
+    /**
+     * As {@link #serve(InferenceRequest, boolean)}, with the request already validated
+     * against this replica's signature (a router on this node did it): not validated twice.
+     */
+    public CompletableFuture<InferenceResponse> serve(InferenceRequest request, ModelSignature.Prepared validated,
+                                                      boolean island) {
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
         if (!residencyAllows(request)) {
             result.completeExceptionally(new InferenceException.ResidencyViolation("replica " + entityId
@@ -121,12 +130,14 @@ public final class PooledReplica {
             result.completeExceptionally(new InferenceException.Unavailable("replica " + entityId + " is stopping"));
             return result;
         }
-        ModelSignature.Prepared prepared;
-        try {
-            prepared = model.signature().prepare(request.inputs(), request.outputs(), place.maxRequestBytes());
-        } catch (InferenceException e) {
-            result.completeExceptionally(e);
-            return result;
+        ModelSignature.Prepared prepared = validated;
+        if (prepared == null) {
+            try {
+                prepared = model.signature().prepare(request.inputs(), request.outputs(), place.maxRequestBytes());
+            } catch (InferenceException e) {
+                result.completeExceptionally(e);
+                return result;
+            }
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(request.timeoutMillis());
         batcher.submit(prepared, deadline, new ResultSink() {

@@ -43,7 +43,7 @@ class InferenceClientTest {
                 "meshinfer.batching.queue-capacity", 16,
                 "meshinfer.batching.concurrent-runs", 1,
                 "meshinfer.batching.max-batch", 1,
-                "meshinfer.runtime-dispatcher.thread-pool-executor.fixed-pool-size", 1));
+                "meshinfer.runtime-dispatcher.spinning-executor.pool-size", 1));
         client = node.node().client();
         deploy("mlp", TestModels.mlp());
         deploy("cnn", CNN.onnx());
