@@ -8,6 +8,7 @@ import io.meshinfer.routing.MembershipView;
 import io.meshinfer.routing.MembershipWatcher;
 import io.meshinfer.routing.Router;
 import io.meshinfer.routing.RouterSettings;
+import io.meshinfer.shard.GracefulLeave;
 import io.meshinfer.shard.ModelReplica;
 import io.meshinfer.shard.PlacementStrategy;
 import io.meshinfer.shard.ReplicaEnvironment;
@@ -58,15 +59,23 @@ final class ClusterIncarnation {
     private final ActorRef<Catalog.Command> catalog;
     private final Duration adminTimeout;
     private final AtomicBoolean ended = new AtomicBoolean();
+    private final AtomicBoolean catalogSynced;
 
     private ClusterIncarnation(ActorSystem<Void> system, MembershipView members, ReplicaLocationView locations,
-                               Router router, ActorRef<Catalog.Command> catalog, Duration adminTimeout) {
+                               Router router, ActorRef<Catalog.Command> catalog, Duration adminTimeout,
+                               AtomicBoolean catalogSynced) {
         this.system = system;
         this.members = members;
         this.locations = locations;
         this.router = router;
         this.catalog = catalog;
         this.adminTimeout = adminTimeout;
+        this.catalogSynced = catalogSynced;
+    }
+
+    /** Whether this incarnation has read the catalog from the cluster (it knows what is deployed). */
+    boolean catalogSynced() {
+        return catalogSynced.get();
     }
 
     /**
@@ -76,10 +85,10 @@ final class ClusterIncarnation {
      * @throws RuntimeException if the system cannot start (e.g. the port is still taken)
      */
     static ClusterIncarnation start(Config config, NodeSettings settings, CatalogView catalogView, ReplicaPool pool,
-                                    Runnable onEnded) {
+                                    Runnable onEnded, java.util.function.Supplier<CompletionStage<Done>> beforeLeaving) {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "meshinfer", config);
         try {
-            return wire(system, config, settings, catalogView, pool, onEnded);
+            return wire(system, config, settings, catalogView, pool, onEnded, beforeLeaving);
         } catch (RuntimeException e) {
             system.terminate();
             throw e;
@@ -87,10 +96,12 @@ final class ClusterIncarnation {
     }
 
     private static ClusterIncarnation wire(ActorSystem<Void> system, Config config, NodeSettings settings,
-                                           CatalogView catalogView, ReplicaPool pool, Runnable onEnded) {
+                                           CatalogView catalogView, ReplicaPool pool, Runnable onEnded,
+                                           java.util.function.Supplier<CompletionStage<Done>> beforeLeaving) {
         Duration writeTimeout = config.getDuration("meshinfer.catalog.write-timeout");
-        ActorRef<Catalog.Command> catalog =
-                system.systemActorOf(Catalog.create(catalogView, writeTimeout), "catalog", Props.empty());
+        AtomicBoolean catalogSynced = new AtomicBoolean();
+        ActorRef<Catalog.Command> catalog = system.systemActorOf(Catalog.create(catalogView, writeTimeout,
+                catalogSynced), "catalog", Props.empty());
         MembershipView members = new MembershipView();
         system.systemActorOf(MembershipWatcher.create(members), "membership", Props.empty());
         ReplicaLocationView locationView = new ReplicaLocationView();
@@ -109,9 +120,17 @@ final class ClusterIncarnation {
                 config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());
         Router router = new Router(system, catalogView, locationView, members, pool,
                 new Router.Self(selfAddress, settings.name(), settings.region(), settings.zone()),
-                RouterSettings.fromConfig(config));
+                RouterSettings.fromConfig(config), catalogSynced::get);
         ClusterIncarnation inc = new ClusterIncarnation(system, members, locationView, router, catalog,
-                writeTimeout.plusSeconds(2));
+                writeTimeout.plusSeconds(2), catalogSynced);
+        org.apache.pekko.cluster.Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(
+                () -> catalog.tell(Catalog.Sync.INSTANCE));
+        // a graceful leave (SIGTERM or the CLI) first stops taking HTTP requests and lets those in
+        // flight finish; being downed does not, since island mode keeps serving
+        CoordinatedShutdown.get(Adapter.toClassic(system)).addTask(CoordinatedShutdown.PhaseServiceUnbind(),
+                "meshinfer-http-drain", () -> CoordinatedShutdown.get(Adapter.toClassic(system)).getShutdownReason()
+                        .filter(GracefulLeave::isLeaving).map(r -> beforeLeaving.get())
+                        .orElse(CompletableFuture.completedFuture(Done.getInstance())));
         system.systemActorOf(endWatcher(inc, onEnded), "end-watcher", Props.empty());
         system.getWhenTerminated().thenRun(() -> inc.end(onEnded, "its actor system terminated"));
         if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
@@ -185,7 +204,7 @@ final class ClusterIncarnation {
     CompletionStage<Done> leave() {
         ended.set(true);
         return scala.jdk.javaapi.FutureConverters.asJava(
-                CoordinatedShutdown.get(Adapter.toClassic(system)).run(CoordinatedShutdown.unknownReason()));
+                CoordinatedShutdown.get(Adapter.toClassic(system)).run(GracefulLeave.INSTANCE));
     }
 
     /** Blackholes (or heals) traffic with peers given as {@code host:port}; test mode only. */

@@ -82,6 +82,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final AtomicReference<ClusterIncarnation> current = new AtomicReference<>();
     private final CompletableFuture<Integer> exited = new CompletableFuture<>();
     private volatile boolean shuttingDown;
+    private boolean leaveStarted;
+    private final java.util.Set<String> blackholed = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile ServerBinding binding;
 
     private MeshNode(Config config, NodeResources resources) {
@@ -121,7 +123,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
                     .get(30, TimeUnit.SECONDS);
             node.clusterConfig = ConfigFactory.parseMap(Map.of("pekko.cluster.roles",
                     roles(config, node.settings, node.binding.localAddress().getPort()))).withFallback(config);
-            node.current.set(node.newIncarnation());
+            node.current.set(node.newIncarnation(node.clusterConfig));
         } catch (Exception e) {
             ClusterIncarnation inc = node.current.get();
             if (inc != null) {
@@ -152,10 +154,10 @@ public final class MeshNode implements NodeBackend, InferenceService {
         return roles;
     }
 
-    private ClusterIncarnation newIncarnation() {
+    private ClusterIncarnation newIncarnation(Config config) {
         ClusterIncarnation[] self = new ClusterIncarnation[1];
-        ClusterIncarnation inc = ClusterIncarnation.start(clusterConfig, settings, catalog, pool,
-                () -> onIncarnationEnded(self[0]));
+        ClusterIncarnation inc = ClusterIncarnation.start(config, settings, catalog, pool,
+                () -> onIncarnationEnded(self[0]), this::drainHttp);
         self[0] = inc;
         return inc;
     }
@@ -169,8 +171,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
             shutdown().whenComplete((d, e) -> exited.complete(3));
             return;
         }
-        inc.system().terminate(); // not awaited: termination can hang on a half-closed connection
-        scheduleRejoin(inc, 1);
+        inc.system().terminate();
+        // the new membership binds the same port: wait for the old system, but never for long,
+        // since its termination can hang on a half-closed connection
+        inc.system().getWhenTerminated().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS)
+                .whenComplete((t, e) -> scheduleRejoin(inc, 1));
     }
 
     private void scheduleRejoin(ClusterIncarnation ended, int attempt) {
@@ -181,7 +186,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 return;
             }
             try {
-                ClusterIncarnation next = newIncarnation();
+                ClusterIncarnation next = newIncarnation(rejoinConfig(ended));
                 if (!current.compareAndSet(ended, next)) {
                     next.system().terminate();
                 }
@@ -191,6 +196,40 @@ public final class MeshNode implements NodeBackend, InferenceService {
             }
         }, local.executionContext());
     }
+
+    /**
+     * The configuration of a new membership after {@code ended}: its seeds are the members
+     * it last knew (itself excluded) and the configured seeds, so a node that formed the
+     * cluster rejoins it instead of founding a second one.
+     */
+    private Config rejoinConfig(ClusterIncarnation ended) {
+        java.util.LinkedHashSet<String> seeds = new java.util.LinkedHashSet<>();
+        String self = ended.members().self();
+        for (MemberInfo m : ended.members().members().values()) {
+            if (!m.address().equals(self)) {
+                seeds.add(m.address());
+            }
+        }
+        for (String s : clusterConfig.getStringList("pekko.cluster.seed-nodes")) {
+            if (!s.equals(self)) {
+                seeds.add(s);
+            }
+        }
+        return ConfigFactory.parseMap(Map.of("pekko.cluster.seed-nodes", new ArrayList<>(seeds)))
+                .withFallback(clusterConfig);
+    }
+
+    /** First step of a graceful leave: stop taking HTTP connections, let requests in flight finish. */
+    private CompletionStage<Done> drainHttp() {
+        shuttingDown = true;
+        ServerBinding b = binding;
+        if (b == null) {
+            return CompletableFuture.completedFuture(Done.getInstance());
+        }
+        return b.unbind().thenCompose(u -> b.terminate(Duration.ofSeconds(10)))
+                .handle((t, e) -> Done.getInstance());
+    }
+
 
     /** Orphaned replicas not re-attached within the grace period are released (the cluster moved them). */
     private void releaseStaleOrphans() {
@@ -295,7 +334,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     @Override
     public boolean ready() {
         ClusterIncarnation inc = current.get();
-        return inc != null && !inc.ended() && inc.members().selfStatus().equals("Up");
+        return inc != null && !inc.ended() && inc.members().selfStatus().equals("Up") && inc.catalogSynced();
     }
 
     @Override
@@ -369,7 +408,18 @@ public final class MeshNode implements NodeBackend, InferenceService {
         if (inc == null) {
             return CompletableFuture.failedFuture(new InferenceException.Unavailable("no cluster incarnation"));
         }
-        return inc.throttle(peers, cut);
+        List<String> targets = new ArrayList<>(peers);
+        if (targets.isEmpty()) {
+            // heal everything ever cut, including peers no longer members (removed by the cut)
+            targets.addAll(cut ? List.of() : blackholed);
+            inc.members().members().keySet().forEach(a -> targets.add(a.substring(a.indexOf('@') + 1)));
+        }
+        if (cut) {
+            blackholed.addAll(targets);
+        } else {
+            blackholed.removeAll(targets);
+        }
+        return inc.throttle(targets, cut);
     }
 
     // ---- lifecycle ----
@@ -400,10 +450,24 @@ public final class MeshNode implements NodeBackend, InferenceService {
         return up;
     }
 
-    /** Blocks until this node is Up. @throws IllegalStateException on timeout */
+    /**
+     * Blocks until this node is ready: an Up member that has read the catalog.
+     *
+     * @throws IllegalStateException on timeout
+     */
     public void awaitUp(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
             whenUp().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            while (!ready()) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new IllegalStateException("node " + settings.name() + " joined but did not read the"
+                            + " catalog within " + timeout);
+                }
+                TimeUnit.MILLISECONDS.sleep(10); // membership and catalog views update asynchronously
+            }
+        } catch (IllegalStateException e) {
+            throw e;
         } catch (Exception e) {
             throw new IllegalStateException("node " + settings.name() + " did not join the cluster within " + timeout,
                     e);
@@ -430,23 +494,24 @@ public final class MeshNode implements NodeBackend, InferenceService {
      * the local system. Idempotent.
      */
     public synchronized CompletionStage<Integer> shutdown() {
-        if (shuttingDown) {
+        if (leaveStarted) {
             return exited;
         }
+        leaveStarted = true;
         shuttingDown = true;
         log.info("node {} is leaving", settings.name());
-        CompletionStage<?> http = binding == null ? CompletableFuture.completedFuture(null)
-                : binding.unbind().thenCompose(u -> binding.terminate(Duration.ofSeconds(10)));
-        http.handle((r, e) -> null)
-                .thenCompose(v -> {
-                    ClusterIncarnation inc = current.get();
-                    return inc == null || inc.ended() ? CompletableFuture.completedFuture(Done.getInstance())
-                            : inc.leave().handle((d, e) -> Done.getInstance());
-                })
-                .thenRun(() -> {
-                    ClusterIncarnation inc = current.get();
-                    if (inc != null) {
-                        inc.system().terminate();
+        ClusterIncarnation inc = current.get();
+        CompletionStage<Done> left = inc == null || inc.ended()
+                ? drainHttp()
+                : inc.leave().handle((d, e) -> Done.getInstance()); // coordinated shutdown drains HTTP first
+        left.thenRun(() -> {
+                    ClusterIncarnation last = current.get();
+                    if (last != null) {
+                        last.system().terminate();
+                    }
+                    ServerBinding b = binding;
+                    if (b != null) {
+                        b.unbind();
                     }
                     pool.close();
                     local.terminate();

@@ -53,30 +53,43 @@ public final class Catalog extends AbstractBehavior<Catalog.Command> {
     private record Changed(Replicator.SubscribeResponse<LWWMap<String, ModelEntry>> response) implements Command {
     }
 
+    /**
+     * Read the catalog from a majority of nodes (sent once this node is Up): until the
+     * catalog has been read or has changed, the node does not know what is deployed.
+     */
+    public enum Sync implements Command { INSTANCE }
+
+    private record Synced(Replicator.GetResponse<LWWMap<String, ModelEntry>> response) implements Command {
+    }
+
     private final ReplicatorMessageAdapter<Command, LWWMap<String, ModelEntry>> replicator;
     private final SelfUniqueAddress self;
     private final CatalogView view;
     private final Duration writeTimeout;
+    private final java.util.concurrent.atomic.AtomicBoolean synced;
 
     private Catalog(ActorContext<Command> ctx,
                     ReplicatorMessageAdapter<Command, LWWMap<String, ModelEntry>> replicator,
-                    CatalogView view, Duration writeTimeout) {
+                    CatalogView view, Duration writeTimeout, java.util.concurrent.atomic.AtomicBoolean synced) {
         super(ctx);
         this.replicator = replicator;
         this.self = DistributedData.get(ctx.getSystem()).selfUniqueAddress();
         this.view = view;
         this.writeTimeout = writeTimeout;
+        this.synced = synced;
         replicator.subscribe(KEY, Changed::new);
     }
 
     /**
      * @param view the node's view this actor keeps current
      * @param writeTimeout how long a write may wait for a majority of nodes
+     * @param synced set once this node has read the catalog from the cluster
      */
-    public static Behavior<Command> create(CatalogView view, Duration writeTimeout) {
+    public static Behavior<Command> create(CatalogView view, Duration writeTimeout,
+                                           java.util.concurrent.atomic.AtomicBoolean synced) {
         return Behaviors.setup(ctx -> DistributedData.withReplicatorMessageAdapter(
                 (ReplicatorMessageAdapter<Command, LWWMap<String, ModelEntry>> r) ->
-                        new Catalog(ctx, r, view, writeTimeout)));
+                        new Catalog(ctx, r, view, writeTimeout, synced)));
     }
 
     @Override
@@ -87,6 +100,8 @@ public final class Catalog extends AbstractBehavior<Catalog.Command> {
                 .onMessage(WriteResult.class, this::onWriteResult)
                 .onMessage(Refreshed.class, this::onRefreshed)
                 .onMessage(Changed.class, this::onChanged)
+                .onMessage(Sync.class, this::onSync)
+                .onMessage(Synced.class, this::onSynced)
                 .build();
     }
 
@@ -144,9 +159,28 @@ public final class Catalog extends AbstractBehavior<Catalog.Command> {
         return this;
     }
 
+    private Behavior<Command> onSync(Sync s) {
+        replicator.askGet(askReplyTo -> new Replicator.Get<>(KEY, new Replicator.ReadMajority(writeTimeout),
+                askReplyTo), Synced::new);
+        return this;
+    }
+
+    private Behavior<Command> onSynced(Synced s) {
+        if (s.response() instanceof Replicator.GetSuccess<LWWMap<String, ModelEntry>> ok) {
+            publish(ok.dataValue());
+            synced.set(true);
+        } else if (s.response() instanceof Replicator.NotFound) {
+            synced.set(true); // a majority holds no catalog: nothing is deployed
+        } else {
+            getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(), Sync.INSTANCE);
+        }
+        return this;
+    }
+
     private Behavior<Command> onChanged(Changed c) {
         if (c.response() instanceof Replicator.Changed<LWWMap<String, ModelEntry>> changed) {
             publish(changed.dataValue());
+            synced.set(true);
         } else if (c.response() instanceof Replicator.Deleted) {
             publish(LWWMap.create());
         }

@@ -71,14 +71,18 @@ public final class Router implements InferenceService {
     private final ReplicaPool pool;
     private final Self self;
     private final RouterSettings settings;
+    private final java.util.function.BooleanSupplier catalogKnown;
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     private final Map<String, Set<CompletableFuture<ModelReplica.Reply>>> pendingByNode = new ConcurrentHashMap<>();
 
     /**
      * @param pool this node's replicas, for direct local calls; null on a member that hosts none
+     * @param catalogKnown whether this node has read the catalog (before that, an unknown
+     *     model is UNAVAILABLE, not MODEL_NOT_FOUND)
      */
     public Router(ActorSystem<?> system, CatalogView catalog, ReplicaLocationView locations, MembershipView members,
-                  ReplicaPool pool, Self self, RouterSettings settings) {
+                  ReplicaPool pool, Self self, RouterSettings settings, java.util.function.BooleanSupplier catalogKnown) {
+        this.catalogKnown = catalogKnown;
         this.sharding = ClusterSharding.get(system);
         this.scheduler = system.scheduler();
         this.catalog = catalog;
@@ -111,6 +115,9 @@ public final class Router implements InferenceService {
         try {
             manifest = resolve(catalog, request);
             prepared = manifest.signature().prepare(request.inputs(), request.outputs(), settings.maxRequestBytes());
+        } catch (InferenceException.ModelNotFound e) {
+            return CompletableFuture.failedFuture(catalogKnown.getAsBoolean() ? e
+                    : new InferenceException.Unavailable("this node has not read the catalog from its cluster yet"));
         } catch (InferenceException e) {
             return CompletableFuture.failedFuture(e);
         }

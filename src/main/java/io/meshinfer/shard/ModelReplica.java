@@ -311,7 +311,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     private Behavior<Command> onStop(Stop s) {
         failStashed(ErrorKind.UNAVAILABLE, "replica " + entityId + " is stopping");
         env.locations().tell(new ReplicaLocations.Withdraw(entityId, env.selfAddress()));
-        if (downed()) {
+        if (cutOffShutdown()) {
             return Behaviors.stopped(); // PostStop orphans the pooled replica for island mode
         }
         state = State.STOPPING;
@@ -335,7 +335,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     private Behavior<Command> onPostStop(PostStop signal) {
         if (!detached) {
             detached = true;
-            boolean keep = downed();
+            boolean keep = cutOffShutdown();
             env.pool().detach(entityId, !keep);
             if (!keep) {
                 env.locations().tell(new ReplicaLocations.Withdraw(entityId, env.selfAddress()));
@@ -344,10 +344,14 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         return this;
     }
 
-    /** Whether this node's actor system is going down because the cluster downed it. */
-    private boolean downed() {
+    /**
+     * Whether this node's actor system is going down for a reason other than a graceful
+     * leave (the cluster downed or removed it): then the pooled replica is kept for island
+     * mode rather than released.
+     */
+    private boolean cutOffShutdown() {
         return CoordinatedShutdown.get(Adapter.toClassic(getContext().getSystem())).getShutdownReason()
-                .map(r -> r instanceof CoordinatedShutdown.ClusterDowningReason$)
+                .map(r -> !GracefulLeave.isLeaving(r))
                 .orElse(false);
     }
 
