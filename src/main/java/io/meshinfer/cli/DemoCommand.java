@@ -168,7 +168,8 @@ final class DemoCommand implements Callable<Integer> {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             Map<String, String> placement = replicaPlacement(status(gateway));
-            if (placement.size() == 2 && placement.values().stream().noneMatch(v -> v.contains("("))) {
+            if (placement.size() == 2 && placement.values().stream().noneMatch(v -> v.contains("("))
+                    && placement.values().stream().distinct().count() == 2) {
                 System.out.println("deployed " + DemoModel.NAME + "@1, 2 replicas: " + placement);
                 return;
             }

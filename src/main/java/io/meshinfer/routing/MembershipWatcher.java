@@ -31,6 +31,8 @@ public final class MembershipWatcher extends AbstractBehavior<MembershipWatcher.
     private record Changed(ClusterEvent.ClusterDomainEvent event) implements Event {
     }
 
+    private enum Refresh implements Event { INSTANCE }
+
     private final Cluster cluster;
     private final MembershipView view;
 
@@ -45,12 +47,23 @@ public final class MembershipWatcher extends AbstractBehavior<MembershipWatcher.
     }
 
     public static Behavior<Event> create(MembershipView view) {
-        return Behaviors.setup(ctx -> new MembershipWatcher(ctx, view));
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            // events can reach this actor before the cluster's own state reflects them: re-read
+            // it regularly so the view is never stale for longer than this
+            timers.startTimerWithFixedDelay(Refresh.INSTANCE, java.time.Duration.ofMillis(250));
+            return new MembershipWatcher(ctx, view);
+        }));
     }
 
     @Override
     public Receive<Event> createReceive() {
-        return newReceiveBuilder().onMessage(Changed.class, this::onChanged).build();
+        return newReceiveBuilder()
+                .onMessage(Changed.class, this::onChanged)
+                .onMessage(Refresh.class, r -> {
+                    refresh(List.of());
+                    return this;
+                })
+                .build();
     }
 
     private Behavior<Event> onChanged(Changed c) {

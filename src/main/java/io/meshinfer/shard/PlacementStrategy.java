@@ -42,6 +42,8 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
     static final int MAX_MOVES = 2;
 
     private final CatalogView catalog;
+    private final java.util.Map<String, Long> firstAttempt = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final long REGISTRATION_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
     private volatile Cluster cluster;
 
     public PlacementStrategy(CatalogView catalog) {
@@ -134,7 +136,38 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
                         .thenComparingInt(h -> h.shards().size())
                         .thenComparing(h -> h.address().toString()))
                 .orElseThrow();
+        if (sameVersion(best, key) > 0 && unregisteredEligibleMember(manifest.get(), candidates)
+                && waitingSince(shardId) < REGISTRATION_GRACE_NANOS) {
+            // a node that would keep the replicas apart has joined but its shard region has not
+            // registered yet: ask again shortly rather than co-locate the replicas
+            return Futures.failed(new IllegalStateException("waiting for a joining node's shard region to place "
+                    + shardId + " apart from its other replicas"));
+        }
+        firstAttempt.remove(shardId);
         return Futures.successful(best.region());
+    }
+
+    /** How long allocation of {@code shardId} has been deferred. */
+    private long waitingSince(String shardId) {
+        if (firstAttempt.size() > 10_000) {
+            firstAttempt.clear(); // bounded: at worst a deferral restarts its grace period
+        }
+        return System.nanoTime() - firstAttempt.computeIfAbsent(shardId, k -> System.nanoTime());
+    }
+
+    /** Whether an Up, reachable replica host in an allowed region has no registered shard region yet. */
+    private boolean unregisteredEligibleMember(ModelManifest m, List<Host> registered) {
+        Set<Address> known = new HashSet<>();
+        registered.forEach(h -> known.add(h.address()));
+        Set<Member> unreachable = cluster.state().getUnreachable();
+        for (Member member : cluster.state().getMembers()) {
+            if (member.status() == MemberStatus.up() && !unreachable.contains(member)
+                    && member.hasRole(ModelReplica.REPLICA_HOST_ROLE) && !known.contains(member.address())
+                    && (m.regions().isEmpty() || m.regions().contains(roleValue(member.getRoles(), "region:")))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

@@ -44,7 +44,12 @@ public final class TestNode implements AutoCloseable {
             Config config = MeshConfig.load(ConfigFactory.parseMap(all)).resolve();
             NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config), dataDir);
             MeshNode node = MeshNode.start(config, resources);
-            node.awaitUp(Duration.ofSeconds(30));
+            try {
+                node.awaitUp(Duration.ofSeconds(30));
+            } catch (RuntimeException e) {
+                node.shutdown();
+                throw e;
+            }
             return new TestNode(node, resources, dataDir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
