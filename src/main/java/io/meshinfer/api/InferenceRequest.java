@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
 
 /**
  * One inference request: which model (and optionally which version), its named input
@@ -36,11 +35,20 @@ public record InferenceRequest(
         if (timeoutMillis <= 0) {
             throw new IllegalArgumentException("timeout must be positive, got " + timeoutMillis + " ms");
         }
-        id = id == null || id.isEmpty() ? UUID.randomUUID().toString() : id;
+        id = id == null || id.isEmpty() ? newId() : id;
         version = version == null || version.isEmpty() ? null : version;
         inputs = List.copyOf(inputs);
         outputs = outputs == null ? List.of() : List.copyOf(outputs);
         residency = residency == null ? Set.of() : Set.copyOf(residency);
+    }
+
+    /**
+     * A fresh request id: 128 random bits in hex. Not a secret, so ThreadLocalRandom (a
+     * SecureRandom-backed UUID costs more than routing the request).
+     */
+    public static String newId() {
+        java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
+        return Long.toHexString(r.nextLong() | Long.MIN_VALUE) + Long.toHexString(r.nextLong() | Long.MIN_VALUE);
     }
 
     public Duration timeout() {

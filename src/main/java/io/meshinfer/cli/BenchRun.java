@@ -125,7 +125,7 @@ final class BenchRun implements Callable<Integer> {
             if (!noBaselines && target.equals("inprocess")) {
                 try (BenchTarget t = openTarget(bm, name, dir, "nobatch", 1)) {
                     List<Integer> saved = concurrency;
-                    concurrency = List.of(saved.stream().mapToInt(Integer::intValue).max().orElse(32));
+                    concurrency = List.of(saved.contains(32) ? 32 : saved.stream().mapToInt(Integer::intValue).max().orElse(32));
                     List<Double> savedRates = rates;
                     rates = List.of();
                     measure(t, inputs, "batching off", report);

@@ -105,7 +105,7 @@ public record ModelSignature(List<TensorSpec> inputs, List<TensorSpec> outputs, 
         List<NamedTensor> ordered = new ArrayList<>(inputs.size());
         Map<String, Long> symbols = new HashMap<>();
         Map<String, String> symbolSource = new HashMap<>();
-        StringBuilder key = new StringBuilder();
+        StringBuilder key = null;
         for (TensorSpec spec : inputs) {
             Tensor t = byName.get(spec.name());
             if (t == null) {
@@ -113,10 +113,15 @@ public record ModelSignature(List<TensorSpec> inputs, List<TensorSpec> outputs, 
             }
             checkTensor(spec, t, symbols, symbolSource);
             ordered.add(new NamedTensor(spec.name(), t));
+            // fixed dimensions are equal in every valid request: only dynamic ones tell batches apart
             for (int d = 1; d < t.rank(); d++) {
-                key.append(t.dim(d)).append(',');
+                if (spec.shape().get(d).isDynamic()) {
+                    if (key == null) {
+                        key = new StringBuilder();
+                    }
+                    key.append(spec.name()).append(':').append(d).append('=').append(t.dim(d)).append(';');
+                }
             }
-            key.append(';');
         }
         for (String name : requestedOutputs) {
             if (output(name) == null) {
@@ -127,7 +132,7 @@ public record ModelSignature(List<TensorSpec> inputs, List<TensorSpec> outputs, 
             throw invalid("an output is requested twice: " + requestedOutputs);
         }
         int rows = batchable() ? (int) ordered.get(0).tensor().dim(0) : 1;
-        return new Prepared(ordered, rows, batchable() ? key.toString() : "", List.copyOf(requestedOutputs));
+        return new Prepared(ordered, rows, batchable() && key != null ? key.toString() : "", List.copyOf(requestedOutputs));
     }
 
     private static void checkTensor(TensorSpec spec, Tensor t, Map<String, Long> symbols,

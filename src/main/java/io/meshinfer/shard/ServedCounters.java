@@ -11,28 +11,29 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * This node's own count of the requests it served, by model version and residency
  * constraint: the evidence, independent of any client, of where data was processed.
- * Bounded by the number of distinct (model, version, residency) combinations seen.
+ * Bounded: at most {@value #MAX_CONSTRAINTS} distinct residency constraints per version
+ * are counted apart; further ones share one line. Counting allocates nothing once a line
+ * exists.
  */
 public final class ServedCounters {
     /** One counter line; {@code residency} is empty for unrestricted requests. */
     public record Line(String model, String version, List<String> residency, long count, long islandCount) {
     }
 
-    private record Key(String model, String version, List<String> residency) {
-    }
+    private static final int MAX_CONSTRAINTS = 256;
+    private static final Set<String> OTHER = Set.of("(other)");
 
-    private static final int MAX_KEYS = 10_000;
-
-    private final Map<Key, LongAdder[]> counters = new ConcurrentHashMap<>();
+    /** model -> version -> residency constraint -> {all, island} */
+    private final Map<String, Map<String, Map<Set<String>, LongAdder[]>>> counters = new ConcurrentHashMap<>();
 
     void served(String model, String version, Set<String> residency, boolean island) {
-        Key key = new Key(model, version, List.copyOf(new TreeSet<>(residency)));
-        LongAdder[] c = counters.get(key);
+        Map<Set<String>, LongAdder[]> byResidency = counters
+                .computeIfAbsent(model, m -> new ConcurrentHashMap<>())
+                .computeIfAbsent(version, v -> new ConcurrentHashMap<>());
+        LongAdder[] c = byResidency.get(residency);
         if (c == null) {
-            if (counters.size() >= MAX_KEYS) {
-                key = new Key(model, version, List.of("(other)"));
-            }
-            c = counters.computeIfAbsent(key, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
+            Set<String> key = byResidency.size() >= MAX_CONSTRAINTS ? OTHER : Set.copyOf(residency);
+            c = byResidency.computeIfAbsent(key, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
         }
         c[0].increment();
         if (island) {
@@ -42,7 +43,9 @@ public final class ServedCounters {
 
     public List<Line> lines() {
         List<Line> out = new ArrayList<>();
-        counters.forEach((k, v) -> out.add(new Line(k.model(), k.version(), k.residency(), v[0].sum(), v[1].sum())));
+        counters.forEach((model, versions) -> versions.forEach((version, byResidency) -> byResidency.forEach(
+                (residency, c) -> out.add(new Line(model, version, List.copyOf(new TreeSet<>(residency)), c[0].sum(),
+                        c[1].sum())))));
         out.sort((a, b) -> (a.model() + a.version() + a.residency()).compareTo(b.model() + b.version() + b.residency()));
         return out;
     }
