@@ -69,14 +69,15 @@ public final class BenchReport {
                     rawBest(), rawBatchOneP50Millis));
         }
         md.append("\n| series | load | requests/s | vs raw best | p50 ms | p90 ms | p99 ms | p99.9 ms | mean batch rows |"
-                + " errors | CPU share |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+                + " errors | failure p99 ms | CPU share |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
         series.forEach((name, results) -> {
             for (LoadGenerator.Result r : results) {
-                md.append(String.format(Locale.ROOT, "| %s | %s %s | %.0f | %s | %.3f | %.3f | %.3f | %.3f | %.2f | %s | %.0f%% |%n",
+                md.append(String.format(Locale.ROOT, "| %s | %s %s | %.0f | %s | %.3f | %.3f | %.3f | %.3f | %.2f | %s | %s | %.0f%% |%n",
                         name, r.mode().equals("closed") ? "c=" : "rate=", fmt(r.load()), r.throughput(),
                         Double.isNaN(rawBest()) ? "-" : String.format(Locale.ROOT, "%.2f", r.throughput() / rawBest()),
                         r.percentileMillis(50), r.percentileMillis(90), r.percentileMillis(99),
                         r.percentileMillis(99.9), r.meanBatchRows(), r.errors().isEmpty() ? "none" : r.errors(),
+                        r.failed() == 0 ? "-" : String.format(Locale.ROOT, "%.3f", r.failurePercentileMillis(99)),
                         r.processCpuShare() * 100));
             }
         });

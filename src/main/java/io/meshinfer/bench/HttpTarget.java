@@ -26,11 +26,17 @@ public final class HttpTarget implements BenchTarget {
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
     private final OipJson codec = new OipJson(Integer.MAX_VALUE - 8);
+    private final io.meshinfer.protocol.OipBinary binaryCodec = new io.meshinfer.protocol.OipBinary(codec);
     private final URI uri;
     private final String model;
+    private final boolean binary;
 
-    /** @param version the version to pin, or null */
-    public HttpTarget(String baseUrl, String model, String version) {
+    /**
+     * @param version the version to pin, or null
+     * @param binary send inputs and ask for outputs with the binary tensor extension
+     */
+    public HttpTarget(String baseUrl, String model, String version, boolean binary) {
+        this.binary = binary;
         String base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
         this.uri = URI.create(base + "/v2/models/" + model + (version == null ? "" : "/versions/" + version) + "/infer");
         this.model = model;
@@ -38,26 +44,33 @@ public final class HttpTarget implements BenchTarget {
 
     @Override
     public String describe() {
-        return "HTTP JSON " + uri;
+        return (binary ? "HTTP binary tensors " : "HTTP JSON ") + uri;
     }
 
     @Override
     public CompletionStage<Sample> send(List<NamedTensor> inputs, long timeoutMillis) {
-        byte[] body = codec.encodeRequest(new InferenceRequest(null, model, null, inputs, List.of(), timeoutMillis,
-                null));
-        HttpRequest req = HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(timeoutMillis + 2000))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
-        return http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).handle((r, e) -> {
+        InferenceRequest r = new InferenceRequest(null, model, null, inputs, List.of(), timeoutMillis, null);
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(timeoutMillis + 2000));
+        if (binary) {
+            io.meshinfer.protocol.OipBinary.Body body = binaryCodec.encodeRequest(r, true, true);
+            b.header("Content-Type", "application/octet-stream")
+                    .header(io.meshinfer.protocol.OipBinary.HEADER_LENGTH, String.valueOf(body.jsonLength()))
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(body.bytes()));
+        } else {
+            b.header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(codec.encodeRequest(r)));
+        }
+        HttpRequest req = b.build();
+        return http.sendAsync(req, HttpResponse.BodyHandlers.ofByteArray()).handle((resp, e) -> {
             if (e != null) {
                 Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
                 return Sample.failure(cause instanceof HttpTimeoutException ? "CLIENT_TIMEOUT"
                         : cause.getClass().getSimpleName());
             }
-            if (r.statusCode() != 200) {
-                return Sample.failure("HTTP_" + r.statusCode());
+            if (resp.statusCode() != 200) {
+                return Sample.failure("HTTP_" + resp.statusCode());
             }
-            return Sample.success(batchRows(r.body()));
+            return Sample.success(binary ? 0 : batchRows(resp.body()));
         });
     }
 

@@ -50,7 +50,8 @@ public final class LoadGenerator {
 
     /** What one measured window produced. */
     public record Result(String mode, double load, long sent, long ok, Map<String, Long> errors, double seconds,
-                         Histogram latencyMicros, double meanBatchRows, double processCpuShare) {
+                         Histogram latencyMicros, double meanBatchRows, double processCpuShare,
+                         Histogram failureLatencyMicros) {
         public double throughput() {
             return ok / seconds;
         }
@@ -62,11 +63,18 @@ public final class LoadGenerator {
         public double percentileMillis(double p) {
             return latencyMicros.getTotalCount() == 0 ? Double.NaN : latencyMicros.getValueAtPercentile(p) / 1000.0;
         }
+
+        /** Percentile of the time to a failure answer (e.g. OVERLOADED), from the intended send time. */
+        public double failurePercentileMillis(double p) {
+            return failureLatencyMicros.getTotalCount() == 0 ? Double.NaN
+                    : failureLatencyMicros.getValueAtPercentile(p) / 1000.0;
+        }
     }
 
     /** Progress reports: the number of requests answered so far in the measured window. */
     private final class Window {
         final Recorder latency = new Recorder(3);
+        final Recorder rejectLatency = new Recorder(3);
         final LongAdder ok = new LongAdder();
         final LongAdder rows = new LongAdder();
         final LongAdder rowSamples = new LongAdder();
@@ -94,6 +102,7 @@ public final class LoadGenerator {
                 }
             } else {
                 errors.computeIfAbsent(s.error(), k -> new LongAdder()).increment();
+                rejectLatency.recordValue(Math.max(1, (System.nanoTime() - intendedAt) / 1000));
             }
         }
 
@@ -106,7 +115,7 @@ public final class LoadGenerator {
             }
             return new Result(mode, load, sent.get(), ok.sum(), e, (endNanos - startNanos) / 1e9,
                     latency.getIntervalHistogram(), rowSamples.sum() == 0 ? 0 : (double) rows.sum() / rowSamples.sum(),
-                    cpu);
+                    cpu, rejectLatency.getIntervalHistogram());
         }
     }
 

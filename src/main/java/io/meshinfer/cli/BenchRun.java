@@ -9,6 +9,7 @@ import io.meshinfer.bench.HttpTarget;
 import io.meshinfer.bench.LoadGenerator;
 import io.meshinfer.bench.RawBaseline;
 import io.meshinfer.models.BenchModels;
+import io.meshinfer.models.OnnxModelBuilder;
 import io.meshinfer.node.MeshConfig;
 import io.meshinfer.node.MeshNode;
 import io.meshinfer.node.NodeResources;
@@ -48,7 +49,8 @@ final class BenchRun implements Callable<Integer> {
     String model;
 
     @Option(names = "--target", defaultValue = "inprocess",
-            description = "inprocess (a node in this JVM), cluster (join --seeds as a client-only member), or http"
+            description = "inprocess (a node in this JVM), node (a node process started here, driven over HTTP), cluster"
+                    + " (join --seeds as a client-only member), or http"
                     + " (any Open Inference Protocol endpoint at --url). Default ${DEFAULT-VALUE}.")
     String target;
 
@@ -87,8 +89,21 @@ final class BenchRun implements Callable<Integer> {
             description = "Open loop: most requests in flight before sends are counted as GENERATOR_LIMIT.")
     int maxOutstanding;
 
+    @Option(names = "--binary", description = "HTTP targets: send and receive tensors with the binary extension.")
+    boolean binary;
+
+    @Option(names = "--identity-baseline", description = "Also measure an identity model with the same inputs on the"
+            + " same target (the serving overhead alone).")
+    boolean identityBaseline;
+
+    @Option(names = "--node-heap", defaultValue = "1g", description = "Heap of the node process of --target node.")
+    String nodeHeap;
+
     @Option(names = "--out", description = "Report directory (default target/bench/<model>-<target>-<time>).")
     Path out;
+
+    private LocalProcesses nodeProcesses;
+    private LocalProcesses.Node benchNode;
 
     @Override
     public Integer call() throws Exception {
@@ -118,12 +133,17 @@ final class BenchRun implements Callable<Integer> {
             if (!noBaselines) {
                 raw(bm, inputs, report);
             }
-            try (BenchTarget t = openTarget(bm, name, dir, "1", maxBatch)) {
+            try (BenchTarget t = openTarget(bm.onnx(), name, dir, "1", maxBatch)) {
                 report.header("engine", t.describe());
-                measure(t, inputs, "engine", report);
+                measureWithMemory(t, inputs, "engine", report);
             }
-            if (!noBaselines && target.equals("inprocess")) {
-                try (BenchTarget t = openTarget(bm, name, dir, "nobatch", 1)) {
+            if (identityBaseline) {
+                try (BenchTarget t = openTarget(identityOf(bm), name + "-identity", dir, "1", maxBatch)) {
+                    measureWithMemory(t, inputs, "identity (serving overhead)", report);
+                }
+            }
+            if (!noBaselines && (target.equals("inprocess") || target.equals("node"))) {
+                try (BenchTarget t = openTarget(bm.onnx(), name, dir, "nobatch", 1)) {
                     List<Integer> saved = concurrency;
                     concurrency = List.of(saved.contains(32) ? 32 : saved.stream().mapToInt(Integer::intValue).max().orElse(32));
                     List<Double> savedRates = rates;
@@ -134,6 +154,9 @@ final class BenchRun implements Callable<Integer> {
                 }
             }
         } finally {
+            if (nodeProcesses != null) {
+                nodeProcesses.close();
+            }
             deleteTree(dir);
         }
         Path outDir = out != null ? out : Path.of("target", "bench", bm.name() + "-" + target + "-"
@@ -159,6 +182,23 @@ final class BenchRun implements Callable<Integer> {
                 report.rawBatchOneP50Millis());
     }
 
+    /** {@link #measure}, sampling the node process's memory when there is one. */
+    private void measureWithMemory(BenchTarget t, List<List<NamedTensor>> inputs, String series, BenchReport report)
+            throws Exception {
+        if (benchNode == null) {
+            long before = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
+            measure(t, inputs, series, report);
+            report.header("heap in use after " + series + " (this process)",
+                    (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / (1024 * 1024) + " MiB"
+                            + " (before: " + before / (1024 * 1024) + " MiB)");
+            return;
+        }
+        try (RssSampler rss = new RssSampler(benchNode.process().pid())) {
+            measure(t, inputs, series, report);
+            report.header("node peak RSS during " + series, rss.peakMiB() + " MiB (heap limit " + nodeHeap + ")");
+        }
+    }
+
     private void measure(BenchTarget t, List<List<NamedTensor>> inputs, String series, BenchReport report)
             throws Exception {
         LoadGenerator gen = new LoadGenerator(t, inputs, timeoutMs);
@@ -179,8 +219,9 @@ final class BenchRun implements Callable<Integer> {
                 r = gen.openLoop(rate, warmup, measured, maxOutstanding, stepper(bar));
             }
             report.add(series, r);
-            System.out.printf(Locale.ROOT, "  %s rate=%.0f: %.0f req/s ok, p50 %.3f ms, p99 %.3f ms, errors %s%n",
-                    series, rate, r.throughput(), r.percentileMillis(50), r.percentileMillis(99), r.errors());
+            System.out.printf(Locale.ROOT, "  %s rate=%.0f: %.0f req/s ok, p50 %.3f ms, p99 %.3f ms, errors %s,"
+                    + " failures answered in p99 %.3f ms%n", series, rate, r.throughput(), r.percentileMillis(50),
+                    r.percentileMillis(99), r.errors(), r.failurePercentileMillis(99));
         }
     }
 
@@ -198,14 +239,19 @@ final class BenchRun implements Callable<Integer> {
         };
     }
 
-    private BenchTarget openTarget(BenchModels.BenchModel bm, String name, Path dir, String version, Integer batch)
+    private BenchTarget openTarget(byte[] onnx, String name, Path dir, String version, Integer batch)
             throws Exception {
         switch (target) {
             case "http" -> {
                 if (url == null) {
                     throw new IllegalArgumentException("--target http needs --url");
                 }
-                return new HttpTarget(url, name, null);
+                return new HttpTarget(url, name, null, binary);
+            }
+            case "node" -> {
+                LocalProcesses.Node n = localNode(dir);
+                deployOverHttp(n.url(), onnx, name, version, batch, dir);
+                return new HttpTarget(n.url(), name, version, binary);
             }
             case "inprocess", "cluster" -> {
                 boolean cluster = target.equals("cluster");
@@ -234,7 +280,7 @@ final class BenchRun implements Callable<Integer> {
                 };
                 node.awaitUp(Duration.ofSeconds(60));
                 if (!cluster) {
-                    deploy(node, bm, name, version, batch, dir);
+                    deployOverHttp(node.httpUrl(), onnx, name, version, batch, dir);
                 }
                 return new ClientTarget(node.client(), name, cluster ? null : version,
                         (cluster ? "cluster via client-only member" : "in-process node, Java client") + ", " + name
@@ -244,23 +290,108 @@ final class BenchRun implements Callable<Integer> {
         }
     }
 
-    private static void deploy(MeshNode node, BenchModels.BenchModel bm, String name, String version, Integer batch,
-                               Path dir) throws IOException, InterruptedException {
-        Path file = dir.resolve(bm.name() + ".onnx");
-        Files.write(file, bm.onnx());
-        GatewayClient.Reply r = new GatewayClient(node.httpUrl()).putFile("/v1/models/" + name + "/versions/" + version
+    /** The node process of {@code --target node}, started on first use. */
+    private LocalProcesses.Node localNode(Path dir) throws Exception {
+        if (nodeProcesses == null) {
+            nodeProcesses = new LocalProcesses(dir, List.of("-Xms64m", "-Xmx" + nodeHeap, "-XX:+UseSerialGC",
+                    "-DMESHINFER_LOG_LEVEL=WARN", "-DMESHINFER_PEKKO_LOG_LEVEL=WARN"));
+            benchNode = nodeProcesses.start("bench-node", "bench", "bench-1", List.of());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            while (true) {
+                if (!benchNode.process().isAlive()) {
+                    throw new IllegalStateException("the bench node exited:\n" + LocalProcesses.tail(benchNode.log(), 30));
+                }
+                try {
+                    if (new GatewayClient(benchNode.url()).get("/v2/health/ready").status() == 200) {
+                        break;
+                    }
+                } catch (IOException notListeningYet) {
+                    // the node opens its HTTP port a few seconds after its JVM starts
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the bench node did not become ready; see " + benchNode.log());
+                }
+                TimeUnit.MILLISECONDS.sleep(200); // polling another process
+            }
+        }
+        return benchNode;
+    }
+
+    private static void deployOverHttp(String url, byte[] onnx, String name, String version, Integer batch, Path dir)
+            throws IOException, InterruptedException {
+        Path file = dir.resolve(name + "-" + version + ".onnx");
+        Files.write(file, onnx);
+        GatewayClient gw = new GatewayClient(url);
+        GatewayClient.Reply r = gw.putFile("/v1/models/" + name + "/versions/" + version
                 + (batch != null ? "?maxBatch=" + batch : ""), file);
         if (!r.ok()) {
             throw new IllegalStateException("deploy failed: HTTP " + r.status() + " " + r.body());
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!node.versionReady(name, version)) {
+        while (gw.get("/v2/models/" + name + "/versions/" + version + "/ready").status() != 200) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException(name + "@" + version + " did not become ready");
             }
-            TimeUnit.MILLISECONDS.sleep(100); // polling replicated state
+            TimeUnit.MILLISECONDS.sleep(100); // polling another process
         }
     }
+
+    /** A model that returns its inputs: the serving overhead alone, with the bench model's input shapes. */
+    static byte[] identityOf(BenchModels.BenchModel bm) {
+        OnnxModelBuilder b = OnnxModelBuilder.create("identity");
+        for (BenchModels.Input in : bm.inputs()) {
+            Object[] dims = new Object[in.rowShape().size() + 1];
+            dims[0] = "batch";
+            for (int i = 0; i < in.rowShape().size(); i++) {
+                dims[i + 1] = in.rowShape().get(i);
+            }
+            b.input(in.name(), in.dtype(), OnnxModelBuilder.dims(dims));
+            b.output(in.name() + "_out", in.dtype(), OnnxModelBuilder.dims(dims));
+            b.node("Identity", List.of(in.name()), in.name() + "_out");
+        }
+        return b.toBytes();
+    }
+
+    /** Samples a process's resident set size until stopped; reports the peak in MiB. */
+    private static final class RssSampler implements AutoCloseable {
+        private final long pid;
+        private volatile boolean running = true;
+        private volatile long peakKb;
+        private final Thread thread;
+
+        RssSampler(long pid) {
+            this.pid = pid;
+            this.thread = new Thread(this::loop, "rss-sampler");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        private void loop() {
+            Path status = Path.of("/proc", String.valueOf(pid), "status");
+            while (running) {
+                try {
+                    for (String line : Files.readAllLines(status)) {
+                        if (line.startsWith("VmRSS:")) {
+                            peakKb = Math.max(peakKb, Long.parseLong(line.replaceAll("[^0-9]", "")));
+                        }
+                    }
+                    TimeUnit.MILLISECONDS.sleep(200); // sampling interval
+                } catch (IOException | InterruptedException | NumberFormatException e) {
+                    return; // the process is gone or /proc is unavailable: keep the peak seen
+                }
+            }
+        }
+
+        long peakMiB() {
+            return peakKb / 1024;
+        }
+
+        @Override
+        public void close() {
+            running = false;
+        }
+    }
+
 
     private static void deleteTree(Path dir) throws IOException {
         try (var files = Files.walk(dir)) {
