@@ -1,7 +1,6 @@
 /**
- * JMH microbenchmarks of the request hot path: OIP codecs ({@link io.meshinfer.jmh.CodecBenchmark}),
- * Kryo ({@link io.meshinfer.jmh.KryoBenchmark}), batch concat/split
- * ({@link io.meshinfer.jmh.BatchAssemblerBenchmark}) and batcher overhead
- * ({@link io.meshinfer.jmh.BatcherBenchmark}). Run with {@code scripts/jmh}; never part of the build's tests.
+ * JMH microbenchmarks of the request hot path (codecs, Kryo, batch assembly, batcher
+ * overhead), run by {@code scripts/jmh} and never by the build; entry class
+ * {@link io.meshinfer.jmh.BatcherBenchmark}, with one class per component beside it.
  */
 package io.meshinfer.jmh;
