@@ -96,6 +96,10 @@ final class BenchRun implements Callable<Integer> {
             + " same target (the serving overhead alone).")
     boolean identityBaseline;
 
+    @Option(names = "--node-opt", description = "Extra JVM option for the node process of --target node (repeatable),"
+            + " e.g. --node-opt=-Dmeshinfer.runtime.intra-op-threads=2.")
+    List<String> nodeOpts = new ArrayList<>();
+
     @Option(names = "--node-heap", defaultValue = "1g", description = "Heap of the node process of --target node.")
     String nodeHeap;
 
@@ -293,8 +297,10 @@ final class BenchRun implements Callable<Integer> {
     /** The node process of {@code --target node}, started on first use. */
     private LocalProcesses.Node localNode(Path dir) throws Exception {
         if (nodeProcesses == null) {
-            nodeProcesses = new LocalProcesses(dir, List.of("-Xms64m", "-Xmx" + nodeHeap, "-XX:+UseSerialGC",
+            List<String> jvm = new ArrayList<>(List.of("-Xms64m", "-Xmx" + nodeHeap, "-XX:+UseSerialGC",
                     "-DMESHINFER_LOG_LEVEL=WARN", "-DMESHINFER_PEKKO_LOG_LEVEL=WARN"));
+            jvm.addAll(nodeOpts);
+            nodeProcesses = new LocalProcesses(dir, jvm);
             benchNode = nodeProcesses.start("bench-node", "bench", "bench-1", List.of());
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
             while (true) {
