@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Guarantees:
  * <ul>
- *   <li>A full queue answers {@code OVERLOADED} at once, inside {@link #submit}.</li>
+ *   <li>A full queue answers {@code OVERLOADED} at once, inside {@link #submit}; so does a
+ *       queue holding more than {@code maxQueueDelay} of work, estimated from recent runs.)</li>
  *   <li>With {@code maxDelay = 0} a request reaching an idle batcher runs at once; while
  *       every run slot is busy, arriving requests accumulate ({@code batchWeighted}) into
  *       the next batch of up to {@code maxBatch} rows. With {@code maxDelay > 0} a batch
@@ -69,6 +70,8 @@ public final class Batcher {
     private final UniqueKillSwitch killSwitch;
     private final CompletionStage<Done> done;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicLong queuedRows = new java.util.concurrent.atomic.AtomicLong();
+    private volatile double nanosPerRow;
     private final java.util.concurrent.BlockingQueue<RunScratch> scratches;
 
     private Batcher(String name, LoadedModel model, BatchPolicy policy, Executor runExecutor, Materializer mat) {
@@ -157,10 +160,24 @@ public final class Batcher {
         Item item = new Item(prepared, deadlineNanos, sink);
         stats.submitted.increment();
         outstanding.add(item);
+        long limit = policy.maxQueueDelay().toNanos();
+        // rows that fit in the next batch of each run slot start with the next runs: only the rest wait
+        long queued = queuedRows.get() - (long) policy.concurrentRuns() * policy.maxBatch();
+        double perRow = nanosPerRow;
+        if (limit > 0 && queued > 0 && perRow > 0 && queued * perRow / policy.concurrentRuns() > limit) {
+            stats.overloaded.increment();
+            item.queued.set(false); // never counted in the queued work
+            item.fail(ErrorKind.OVERLOADED, "replica " + name + " is overloaded: about "
+                    + Math.round(queued * perRow / policy.concurrentRuns() / 1e6) + " ms of work is queued (limit "
+                    + policy.maxQueueDelay().toMillis() + " ms)");
+            return;
+        }
+        queuedRows.addAndGet(item.prepared.rows());
         QueueOfferResult r = queue.offer(item);
         if (r.isEnqueued()) {
             return;
         }
+        item.dequeue();
         if (r == QueueOfferResult.dropped()) {
             stats.overloaded.increment();
             item.fail(ErrorKind.OVERLOADED, "replica " + name + " is overloaded: its queue of "
@@ -212,6 +229,7 @@ public final class Batcher {
             long now = System.nanoTime();
             List<Item> live = new ArrayList<>(run.size());
             for (Item item : run) {
+                item.dequeue();
                 if (item.isDone()) {
                     continue;
                 }
@@ -285,6 +303,11 @@ public final class Batcher {
         }
         stats.runs.increment();
         stats.batchedRows.add(totalRows);
+        if (totalRows > 0) {
+            double perRow = (double) (System.nanoTime() - startNanos) / totalRows;
+            double previous = nanosPerRow;
+            nanosPerRow = previous == 0 ? perRow : 0.8 * previous + 0.2 * perRow;
+        }
         stats.batchedRequests.add(items.size());
         for (int i = 0; i < items.size(); i++) {
             Item item = items.get(i);
@@ -313,11 +336,19 @@ public final class Batcher {
         final long enqueuedNanos = System.nanoTime();
         final ResultSink sink;
         final AtomicBoolean answered = new AtomicBoolean();
+        final AtomicBoolean queued = new AtomicBoolean(true);
 
         Item(Prepared prepared, long deadlineNanos, ResultSink sink) {
             this.prepared = prepared;
             this.deadlineNanos = deadlineNanos;
             this.sink = sink;
+        }
+
+        /** Takes this request's rows off the queued-work estimate, once. */
+        void dequeue() {
+            if (queued.compareAndSet(true, false)) {
+                queuedRows.addAndGet(-prepared.rows());
+            }
         }
 
         boolean isDone() {
@@ -338,6 +369,7 @@ public final class Batcher {
 
         void fail(ErrorKind kind, String message) {
             if (answered.compareAndSet(false, true)) {
+                dequeue();
                 outstanding.remove(this);
                 stats.failed.increment();
                 try {

@@ -190,11 +190,19 @@ final class BenchRun implements Callable<Integer> {
     private void measureWithMemory(BenchTarget t, List<List<NamedTensor>> inputs, String series, BenchReport report)
             throws Exception {
         if (benchNode == null) {
-            long before = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
-            measure(t, inputs, series, report);
-            report.header("heap in use after " + series + " (this process)",
-                    (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / (1024 * 1024) + " MiB"
-                            + " (before: " + before / (1024 * 1024) + " MiB)");
+            java.lang.management.MemoryMXBean mem = java.lang.management.ManagementFactory.getMemoryMXBean();
+            java.util.concurrent.atomic.AtomicLong peak = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.ScheduledExecutorService sampler =
+                    java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+            sampler.scheduleAtFixedRate(() -> peak.accumulateAndGet(mem.getHeapMemoryUsage().getUsed(), Math::max),
+                    0, 100, TimeUnit.MILLISECONDS);
+            try {
+                measure(t, inputs, series, report);
+            } finally {
+                sampler.shutdownNow();
+            }
+            report.header("peak heap in use during " + series + " (this process, node included)",
+                    peak.get() / (1024 * 1024) + " MiB of " + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB");
             return;
         }
         try (RssSampler rss = new RssSampler(benchNode.process().pid())) {

@@ -12,7 +12,8 @@ class BatchPolicyTest {
 
     @Test
     void defaultsComeFromTheReferenceConfig() {
-        assertEquals(new BatchPolicy(16, Duration.ZERO, 256, 2), BatchPolicy.fromConfig(ConfigFactory.load()));
+        assertEquals(new BatchPolicy(16, Duration.ZERO, 256, 2, Duration.ofMillis(10)),
+                BatchPolicy.fromConfig(ConfigFactory.load()));
     }
 
     @Test

@@ -481,6 +481,47 @@ class BatcherTest {
     }
 
     @Test
+    void moreQueuedWorkThanTheDelayLimitIsAnsweredOverloadedInsideSubmit() throws Exception {
+        LoadedModel m = model("mlp");
+        GatedExecutor gate = gate();
+        AtomicInteger runs = new AtomicInteger();
+        // the first run goes through, so the batcher knows how long a row takes; later ones wait
+        Executor firstThenGated = task -> {
+            if (runs.incrementAndGet() == 1) {
+                runPool.execute(task);
+            } else {
+                gate.execute(task);
+            }
+        };
+        Batcher b = start("mlp-delay", m, new BatchPolicy(1, Duration.ZERO, 256, 1, Duration.ofNanos(1)),
+                firstThenGated);
+        Answers answers = new Answers();
+        Random rnd = new Random(11);
+
+        answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "calibration");
+        answers.awaitAll();
+
+        answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "running");
+        gate.awaitDispatched(1);
+        for (int i = 0; i < 20; i++) {
+            answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "#" + i);
+        }
+        // the queue (256) is far from full, but any queued row is more than a nanosecond of work
+        long overloaded = answers.count(ErrorKind.OVERLOADED);
+        assertTrue(overloaded >= 18, "overloaded: " + overloaded);
+        for (Answers.Sink s : answers.sinks()) {
+            if (s.answered() && !s.now().succeeded()) {
+                assertTrue(s.now().deliveredDuringSubmit(), "OVERLOADED is answered before submit returns");
+                assertTrue(s.now().error().message().startsWith("replica mlp-delay is overloaded: about "),
+                        s.now().error().message());
+            }
+        }
+        gate.open();
+        finish(b, answers);
+        assertEquals(22, answers.successes() + answers.count(ErrorKind.OVERLOADED));
+    }
+
+    @Test
     void aRequestWhoseDeadlinePassesInTheQueueIsNotRun() throws Exception {
         LoadedModel m = model("mlp");
         GatedExecutor gate = gate();
