@@ -175,6 +175,11 @@ public final class Batcher {
         queuedRows.addAndGet(item.prepared.rows());
         QueueOfferResult r = queue.offer(item);
         if (r.isEnqueued()) {
+            if (done.toCompletableFuture().isDone()) {
+                // the stream ended without closing its queue (its materializer stopped): nothing will
+                // take this request, and the termination has already answered those before it
+                item.fail(ErrorKind.UNAVAILABLE, "replica " + name + " was stopped");
+            }
             return;
         }
         item.dequeue();

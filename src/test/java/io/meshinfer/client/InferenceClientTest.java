@@ -43,6 +43,7 @@ class InferenceClientTest {
                 "meshinfer.batching.queue-capacity", 16,
                 "meshinfer.batching.concurrent-runs", 1,
                 "meshinfer.batching.max-batch", 1,
+                "meshinfer.batching.max-queue-delay", "0ms",
                 "meshinfer.runtime-dispatcher.spinning-executor.pool-size", 1));
         client = node.node().client();
         deploy("mlp", TestModels.mlp());
