@@ -52,6 +52,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--requests", defaultValue = "5000", description = "Measured requests per side (default ${DEFAULT-VALUE}).")
         int requests;
 
+        @Option(names = "--separate-process", description = "Run the remote node in its own JVM (default: both in this one).")
+        boolean separateProcess;
+
         @Option(names = "--warmup", defaultValue = "2000", description = "Warm-up requests per side (default ${DEFAULT-VALUE}).")
         int warmup;
 
@@ -64,8 +67,22 @@ final class BenchCommand implements Runnable {
             try {
                 MeshNode a = startNode(dir, "bench-a", "a", null, closing);
                 String seed = "pekko://meshinfer@" + hostPort(a);
-                MeshNode b = startNode(dir, "bench-b", "b", seed, closing);
-                b.awaitUp(Duration.ofSeconds(60));
+                if (separateProcess) {
+                    LocalProcesses procs = new LocalProcesses(dir, List.of("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC",
+                            "-DMESHINFER_LOG_LEVEL=WARN", "-DMESHINFER_PEKKO_LOG_LEVEL=WARN"));
+                    closing.add(procs);
+                    procs.start("bench-b", "b", "b1", List.of(hostPort(a)));
+                    long up = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+                    while (a.clusterSnapshot().members().stream().filter(m -> m.status().equals("Up")).count() < 2) {
+                        if (System.nanoTime() > up) {
+                            throw new IllegalStateException("node bench-b did not join");
+                        }
+                        TimeUnit.MILLISECONDS.sleep(100); // polling membership
+                    }
+                } else {
+                    MeshNode b = startNode(dir, "bench-b", "b", seed, closing);
+                    b.awaitUp(Duration.ofSeconds(60));
+                }
                 GatewayClient gw = new GatewayClient(a.httpUrl());
                 Path model = dir.resolve("model.onnx");
                 Files.write(model, DemoModel.load());

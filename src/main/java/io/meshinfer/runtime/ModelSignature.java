@@ -88,31 +88,25 @@ public record ModelSignature(List<TensorSpec> inputs, List<TensorSpec> outputs, 
      * @throws InferenceException.InvalidInput naming the first thing that does not fit
      */
     public Prepared prepare(List<NamedTensor> given, List<String> requestedOutputs, long maxBytes) {
-        Map<String, Tensor> byName = new HashMap<>();
+        List<NamedTensor> ordered = inModelOrder(given);
+        if (ordered == null) {
+            ordered = reorder(given);
+        }
         long bytes = 0;
-        for (NamedTensor t : given) {
-            if (byName.put(t.name(), t.tensor()) != null) {
-                throw invalid("duplicate input '" + t.name() + "'");
-            }
-            if (input(t.name()) == null) {
-                throw invalid("unexpected input '" + t.name() + "' (model inputs: " + names(inputs) + ")");
-            }
+        for (NamedTensor t : ordered) {
             bytes += t.tensor().byteSize();
         }
         if (bytes > maxBytes) {
             throw invalid("inputs hold " + bytes + " bytes, more than the limit of " + maxBytes);
         }
-        List<NamedTensor> ordered = new ArrayList<>(inputs.size());
-        Map<String, Long> symbols = new HashMap<>();
-        Map<String, String> symbolSource = new HashMap<>();
+        // symbols are only compared across inputs: a single-input model needs no table
+        Map<String, Long> symbols = inputs.size() > 1 ? new HashMap<>() : null;
+        Map<String, String> symbolSource = inputs.size() > 1 ? new HashMap<>() : null;
         StringBuilder key = null;
-        for (TensorSpec spec : inputs) {
-            Tensor t = byName.get(spec.name());
-            if (t == null) {
-                throw invalid("missing input '" + spec.name() + "' (model inputs: " + names(inputs) + ")");
-            }
+        for (int i = 0; i < inputs.size(); i++) {
+            TensorSpec spec = inputs.get(i);
+            Tensor t = ordered.get(i).tensor();
             checkTensor(spec, t, symbols, symbolSource);
-            ordered.add(new NamedTensor(spec.name(), t));
             // fixed dimensions are equal in every valid request: only dynamic ones tell batches apart
             for (int d = 1; d < t.rank(); d++) {
                 if (spec.shape().get(d).isDynamic()) {
@@ -123,16 +117,54 @@ public record ModelSignature(List<TensorSpec> inputs, List<TensorSpec> outputs, 
                 }
             }
         }
-        for (String name : requestedOutputs) {
-            if (output(name) == null) {
-                throw invalid("unknown output '" + name + "' (model outputs: " + names(outputs) + ")");
+        if (!requestedOutputs.isEmpty()) {
+            for (String name : requestedOutputs) {
+                if (output(name) == null) {
+                    throw invalid("unknown output '" + name + "' (model outputs: " + names(outputs) + ")");
+                }
+            }
+            if (new HashSet<>(requestedOutputs).size() != requestedOutputs.size()) {
+                throw invalid("an output is requested twice: " + requestedOutputs);
             }
         }
-        if (new HashSet<>(requestedOutputs).size() != requestedOutputs.size()) {
-            throw invalid("an output is requested twice: " + requestedOutputs);
-        }
         int rows = batchable() ? (int) ordered.get(0).tensor().dim(0) : 1;
-        return new Prepared(ordered, rows, batchable() && key != null ? key.toString() : "", List.copyOf(requestedOutputs));
+        return new Prepared(ordered, rows, batchable() && key != null ? key.toString() : "",
+                List.copyOf(requestedOutputs));
+    }
+
+    /** {@code given} itself when it names exactly the model's inputs in the model's order (the usual case). */
+    private List<NamedTensor> inModelOrder(List<NamedTensor> given) {
+        if (given.size() != inputs.size()) {
+            return null;
+        }
+        for (int i = 0; i < given.size(); i++) {
+            if (!given.get(i).name().equals(inputs.get(i).name())) {
+                return null;
+            }
+        }
+        return given;
+    }
+
+    /** The inputs in the model's order; refuses duplicates, unknown and missing inputs. */
+    private List<NamedTensor> reorder(List<NamedTensor> given) {
+        Map<String, Tensor> byName = new HashMap<>();
+        for (NamedTensor t : given) {
+            if (byName.put(t.name(), t.tensor()) != null) {
+                throw invalid("duplicate input '" + t.name() + "'");
+            }
+            if (input(t.name()) == null) {
+                throw invalid("unexpected input '" + t.name() + "' (model inputs: " + names(inputs) + ")");
+            }
+        }
+        List<NamedTensor> ordered = new ArrayList<>(inputs.size());
+        for (TensorSpec spec : inputs) {
+            Tensor t = byName.get(spec.name());
+            if (t == null) {
+                throw invalid("missing input '" + spec.name() + "' (model inputs: " + names(inputs) + ")");
+            }
+            ordered.add(new NamedTensor(spec.name(), t));
+        }
+        return ordered;
     }
 
     private static void checkTensor(TensorSpec spec, Tensor t, Map<String, Long> symbols,
@@ -141,25 +173,26 @@ public record ModelSignature(List<TensorSpec> inputs, List<TensorSpec> outputs, 
             throw invalid("input '" + spec.name() + "': datatype " + t.dtype()
                     + " does not match the model's " + spec.dtype());
         }
-        long[] shape = t.shape();
-        if (shape.length != spec.rank()) {
-            throw invalid("input '" + spec.name() + "': shape " + Arrays.toString(shape) + " has rank "
-                    + shape.length + ", the model expects rank " + spec.rank() + " " + spec.shapeString());
+        int rank = t.rank();
+        if (rank != spec.rank()) {
+            throw invalid("input '" + spec.name() + "': shape " + Arrays.toString(t.shape()) + " has rank "
+                    + rank + ", the model expects rank " + spec.rank() + " " + spec.shapeString());
         }
-        for (int d = 0; d < shape.length; d++) {
+        for (int d = 0; d < rank; d++) {
             TensorSpec.Dim dim = spec.shape().get(d);
+            long size = t.dim(d);
             if (!dim.isDynamic()) {
-                if (dim.size() != shape[d]) {
-                    throw invalid("input '" + spec.name() + "': shape " + Arrays.toString(shape)
+                if (dim.size() != size) {
+                    throw invalid("input '" + spec.name() + "': shape " + Arrays.toString(t.shape())
                             + " does not match the model's " + spec.shapeString()
                             + " (dimension " + d + " must be " + dim.size() + ")");
                 }
-            } else if (!dim.symbol().isEmpty()) {
-                Long seen = symbols.putIfAbsent(dim.symbol(), shape[d]);
+            } else if (symbols != null && !dim.symbol().isEmpty()) {
+                Long seen = symbols.putIfAbsent(dim.symbol(), size);
                 if (seen == null) {
                     symbolSource.put(dim.symbol(), spec.name());
-                } else if (seen != shape[d]) {
-                    throw invalid("input '" + spec.name() + "': dimension '" + dim.symbol() + "' is " + shape[d]
+                } else if (seen != size) {
+                    throw invalid("input '" + spec.name() + "': dimension '" + dim.symbol() + "' is " + size
                             + ", but " + seen + " in input '" + symbolSource.get(dim.symbol()) + "'");
                 }
             }
