@@ -72,6 +72,7 @@ public final class Batcher {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final java.util.concurrent.atomic.AtomicLong queuedRows = new java.util.concurrent.atomic.AtomicLong();
     private volatile double nanosPerRow;
+    private static final int WARM_RUNS = 20;
     private final java.util.concurrent.BlockingQueue<RunScratch> scratches;
 
     private Batcher(String name, LoadedModel model, BatchPolicy policy, Executor runExecutor, Materializer mat) {
@@ -164,7 +165,10 @@ public final class Batcher {
         // rows that fit in the next batch of each run slot start with the next runs: only the rest wait
         long queued = queuedRows.get() - (long) policy.concurrentRuns() * policy.maxBatch();
         double perRow = nanosPerRow;
-        if (limit > 0 && queued > 0 && perRow > 0 && queued * perRow / policy.concurrentRuns() > limit) {
+        // the estimate needs warm runs: the first ones (JIT, ONNX Runtime's first allocations) are
+        // many times slower and would refuse requests a warm replica serves easily
+        boolean warm = stats.runs.sum() >= WARM_RUNS;
+        if (limit > 0 && warm && queued > 0 && perRow > 0 && queued * perRow / policy.concurrentRuns() > limit) {
             stats.overloaded.increment();
             item.queued.set(false); // never counted in the queued work
             item.fail(ErrorKind.OVERLOADED, "replica " + name + " is overloaded: about "
@@ -311,7 +315,8 @@ public final class Batcher {
         if (totalRows > 0) {
             double perRow = (double) (System.nanoTime() - startNanos) / totalRows;
             double previous = nanosPerRow;
-            nanosPerRow = previous == 0 ? perRow : 0.8 * previous + 0.2 * perRow;
+            // until warm, keep only the latest run: the first runs are far slower and would linger
+            nanosPerRow = previous == 0 || stats.runs.sum() <= WARM_RUNS ? perRow : 0.8 * previous + 0.2 * perRow;
         }
         stats.batchedRequests.add(items.size());
         for (int i = 0; i < items.size(); i++) {
