@@ -276,6 +276,10 @@ final class BenchRun implements Callable<Integer> {
                 o.put("meshinfer.http.port", 0);
                 o.put("pekko.remote.artery.canonical.port", 0);
                 o.put("pekko.loglevel", "WARNING");
+                if ("nobatch".equals(version)) {
+                    // the batching-off baseline measures throughput without batching, not admission control
+                    o.put("meshinfer.batching.max-queue-delay", "0ms");
+                }
                 if (cluster) {
                     o.put("meshinfer.node.host-replicas", "off");
                     List<String> s = new ArrayList<>();
