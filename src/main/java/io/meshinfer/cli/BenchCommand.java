@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
 /** {@code meshinfer bench}: load generators and baselines. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: measured side by side with their baseline in the same run.",
-        subcommands = {BenchRun.class, BenchCommand.Hop.class})
+        subcommands = {BenchRun.class, BenchCommand.Hop.class, BenchCommand.Export.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -39,6 +39,26 @@ final class BenchCommand implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(System.out);
+    }
+
+    /** Writes a bench model to a file, to deploy it on a cluster or on another server. */
+    @Command(name = "export", mixinStandardHelpOptions = true,
+            description = "Write a bench model (mlp, cnn, transformer) as an ONNX file.")
+    static final class Export implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "mlp, cnn or transformer.")
+        String model;
+
+        @Option(names = "--out", required = true, description = "The ONNX file to write.")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            io.meshinfer.models.BenchModels.BenchModel bm = io.meshinfer.models.BenchModels.byName(model);
+            Files.write(out, bm.onnx());
+            System.out.println("wrote " + out + ": " + bm.description() + ", " + bm.flopsPerSample()
+                    + " FLOPs and " + bm.parameterBytes() + " parameter bytes per sample");
+            return 0;
+        }
     }
 
     /**
