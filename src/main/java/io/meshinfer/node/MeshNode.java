@@ -215,8 +215,16 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 seeds.add(s);
             }
         }
-        return ConfigFactory.parseMap(Map.of("pekko.cluster.seed-nodes", new ArrayList<>(seeds)))
-                .withFallback(clusterConfig);
+        Map<String, Object> overrides = new java.util.HashMap<>();
+        overrides.put("pekko.cluster.seed-nodes", new ArrayList<>(seeds));
+        if (!ended.system().whenTerminated().isCompleted()) {
+            // the old system still holds the durable catalog store open (its termination hangs):
+            // run this membership without it; the catalog comes back from the cluster anyway
+            log.warn("node {} rejoins without its durable catalog store: the old actor system still holds it",
+                    settings.name());
+            overrides.put("pekko.cluster.distributed-data.durable.keys", List.of());
+        }
+        return ConfigFactory.parseMap(overrides).withFallback(clusterConfig);
     }
 
     /** First step of a graceful leave: stop taking HTTP connections, let requests in flight finish. */

@@ -37,7 +37,15 @@ public final class TestNode implements AutoCloseable {
     /** Starts a node with these configuration overrides (keys as in reference.conf). */
     public static TestNode start(Map<String, Object> overrides) {
         try {
-            Path dataDir = Files.createTempDirectory("meshinfer-test");
+            return start(overrides, Files.createTempDirectory("meshinfer-test"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Starts a node on an existing data directory (e.g. to restart one). */
+    public static TestNode start(Map<String, Object> overrides, Path dataDir) {
+        try {
             Map<String, Object> all = new HashMap<>(overrides);
             all.put("meshinfer.node.data-dir", dataDir.toString());
             all.putIfAbsent("meshinfer.node.name", "test-node");
