@@ -11,7 +11,8 @@ import java.util.Set;
 /**
  * One inference request: which model (and optionally which version), its named input
  * tensors, which outputs to return (empty: all), how long the caller will wait, and the
- * regions its data may be processed in (empty: any).
+ * regions its data may be processed in (empty: any), and an optional routing key: requests
+ * with the same key go to the same version while a rollout splits traffic (sticky routing).
  *
  * <p>The timeout is a budget relative to when the request is accepted, not a wall-clock
  * instant, so clock skew between nodes cannot expire or extend it.
@@ -23,7 +24,8 @@ public record InferenceRequest(
         List<NamedTensor> inputs,
         List<String> outputs,
         long timeoutMillis,
-        Set<String> residency) {
+        Set<String> residency,
+        String routingKey) {
 
     public InferenceRequest {
         if (model == null || model.isEmpty()) {
@@ -40,6 +42,7 @@ public record InferenceRequest(
         inputs = List.copyOf(inputs);
         outputs = outputs == null ? List.of() : List.copyOf(outputs);
         residency = residency == null ? Set.of() : Set.copyOf(residency);
+        routingKey = routingKey == null || routingKey.isEmpty() ? null : routingKey;
     }
 
     /**
@@ -57,7 +60,7 @@ public record InferenceRequest(
 
     /** A copy of this request with another timeout budget. */
     public InferenceRequest withTimeoutMillis(long millis) {
-        return new InferenceRequest(id, model, version, inputs, outputs, millis, residency);
+        return new InferenceRequest(id, model, version, inputs, outputs, millis, residency, routingKey);
     }
 
     public static Builder builder(String model) {
@@ -73,6 +76,7 @@ public record InferenceRequest(
         private final List<String> outputs = new ArrayList<>();
         private long timeoutMillis = 10_000;
         private final Set<String> residency = new LinkedHashSet<>();
+        private String routingKey;
 
         private Builder(String model) {
             this.model = model;
@@ -114,8 +118,14 @@ public record InferenceRequest(
             return this;
         }
 
+        /** Keeps requests with this key on one version while a rollout splits traffic. */
+        public Builder routingKey(String key) {
+            this.routingKey = key;
+            return this;
+        }
+
         public InferenceRequest build() {
-            return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency);
+            return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey);
         }
     }
 }

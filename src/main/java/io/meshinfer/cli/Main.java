@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
             DeployCommand.class,
             InferCommand.class,
             StatusCommand.class,
+            RolloutCommand.class,
             DemoCommand.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class

@@ -117,6 +117,8 @@ public final class HttpGateway extends AllDirectives {
                 path(PathMatchers.segment("artifacts").slash(PathMatchers.segment()), sha -> get(() -> artifact(sha))),
                 pathPrefix("test", this::testRoutes),
                 path("models", () -> get(this::listModels)),
+                pathPrefix(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("rollout"),
+                        model -> new RolloutRoutes(backend, mapper).route(model)),
                 path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
                                 .slash(PathMatchers.segment()),
                         (model, version) -> concat(

@@ -4,6 +4,9 @@ import io.meshinfer.registry.ArtifactStore;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.routing.InferenceService;
+import io.meshinfer.rollout.RolloutManager;
+import io.meshinfer.rollout.RolloutSettings;
+import io.meshinfer.rollout.RolloutSpec;
 import io.meshinfer.routing.RouterSettings;
 import io.meshinfer.runtime.ModelRuntime;
 import java.util.List;
@@ -39,6 +42,15 @@ public interface NodeBackend {
 
     /** Removes a version from the replicated catalog; fails with an InferenceException. */
     CompletionStage<Done> undeploy(String model, String version);
+
+    /** Starts a rollout through the rollout manager singleton; never fails, the reply carries the outcome. */
+    CompletionStage<RolloutManager.Reply> startRollout(String model, RolloutSpec spec, String by);
+
+    /** Pauses, resumes, promotes or aborts a model's rollout; never fails, the reply carries the outcome. */
+    CompletionStage<RolloutManager.Reply> controlRollout(String model, RolloutManager.Action action, String by);
+
+    /** Defaults for rollout specs that leave something out. */
+    RolloutSettings rolloutSettings();
 
     /** Whether the node is an Up member of its cluster. */
     boolean ready();

@@ -42,7 +42,15 @@ public final class DemoModel {
 
     /** The model's ONNX bytes, generated from the fixed seed. */
     public static byte[] build() {
-        Random random = new Random(WEIGHT_SEED);
+        return build(WEIGHT_SEED);
+    }
+
+    /**
+     * The same architecture with weights from another seed: a stand-in for a retrained
+     * version (same signature, different answers), used by rollout tests and demos.
+     */
+    public static byte[] build(long seed) {
+        Random random = new Random(seed);
         int classes = CLASSES.size();
         return OnnxModelBuilder.create("sensor_health")
                 .docString("meshinfer demo: sensor readings to health-class probabilities (seeded, untrained)")
@@ -58,6 +66,22 @@ public final class DemoModel {
                 .node("Relu", List.of("fc1"), "hidden")
                 .node("Gemm", List.of("hidden", "fc2.weight", "fc2.bias"), "logits")
                 .node("Softmax", List.of("logits"), OUTPUT, Attribute.of("axis", 1))
+                .toBytes();
+    }
+
+    /**
+     * A broken version with the demo model's signature: it loads, but every run fails in
+     * ONNX Runtime (a Reshape to a fixed shape no batch of {@value #FEATURES} features fits),
+     * as a model exported with a wrong shape does. For rollback tests and demos.
+     */
+    public static byte[] failing() {
+        return OnnxModelBuilder.create("sensor_health_broken")
+                .docString("meshinfer test: the demo model's signature, but every run fails")
+                .input(INPUT, DType.FP32, dims("batch", FEATURES))
+                .output(OUTPUT, DType.FP32, dims("batch", CLASSES.size()))
+                .initializer("bad_shape", new long[] {5, CLASSES.size()}, 2)
+                .node("Reshape", List.of(INPUT, "bad_shape"), "reshaped")
+                .node("Softmax", List.of("reshaped"), OUTPUT, Attribute.of("axis", 1))
                 .toBytes();
     }
 

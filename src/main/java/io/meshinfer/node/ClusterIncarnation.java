@@ -8,6 +8,10 @@ import io.meshinfer.routing.MembershipView;
 import io.meshinfer.routing.MembershipWatcher;
 import io.meshinfer.routing.Router;
 import io.meshinfer.routing.RouterSettings;
+import io.meshinfer.rollout.RolloutManager;
+import io.meshinfer.rollout.RolloutSettings;
+import io.meshinfer.rollout.StatsReporter;
+import io.meshinfer.rollout.VersionStats;
 import io.meshinfer.shard.GracefulLeave;
 import io.meshinfer.shard.ModelReplica;
 import io.meshinfer.shard.PlacementStrategy;
@@ -57,18 +61,21 @@ final class ClusterIncarnation {
     private final ReplicaLocationView locations;
     private final Router router;
     private final ActorRef<Catalog.Command> catalog;
+    private final ActorRef<RolloutManager.Command> rolloutManager;
     private final Duration adminTimeout;
     private final AtomicBoolean ended = new AtomicBoolean();
     private final AtomicBoolean catalogSynced;
 
     private ClusterIncarnation(ActorSystem<Void> system, MembershipView members, ReplicaLocationView locations,
-                               Router router, ActorRef<Catalog.Command> catalog, Duration adminTimeout,
+                               Router router, ActorRef<Catalog.Command> catalog,
+                               ActorRef<RolloutManager.Command> rolloutManager, Duration adminTimeout,
                                AtomicBoolean catalogSynced) {
         this.system = system;
         this.members = members;
         this.locations = locations;
         this.router = router;
         this.catalog = catalog;
+        this.rolloutManager = rolloutManager;
         this.adminTimeout = adminTimeout;
         this.catalogSynced = catalogSynced;
     }
@@ -118,10 +125,17 @@ final class ClusterIncarnation {
         ModelReplica.init(system, env, new PlacementStrategy(catalogView));
         system.systemActorOf(ReplicaReconciler.create(catalogView, locations, locationView,
                 config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());
+        RolloutSettings rolloutSettings = RolloutSettings.fromConfig(config);
+        VersionStats stats = new VersionStats(rolloutSettings.statsWindowSeconds());
+        system.systemActorOf(StatsReporter.create(stats, settings.name()), "version-stats", Props.empty());
+        system.scheduler().scheduleWithFixedDelay(Duration.ofSeconds(10), Duration.ofSeconds(10),
+                () -> stats.retain(inRollout(catalogView)), system.executionContext());
+        ActorRef<RolloutManager.Command> rolloutManager = RolloutManager.init(system, rolloutSettings, locationView,
+                members, RolloutManager.AttestationCheck.NONE, settings.name(), ModelReplica.REPLICA_HOST_ROLE);
         Router router = new Router(system, catalogView, locationView, members, pool,
                 new Router.Self(selfAddress, settings.name(), settings.region(), settings.zone()),
-                RouterSettings.fromConfig(config), catalogSynced::get);
-        ClusterIncarnation inc = new ClusterIncarnation(system, members, locationView, router, catalog,
+                RouterSettings.fromConfig(config), catalogSynced::get, stats, rolloutSettings.mirrorMaxInFlight());
+        ClusterIncarnation inc = new ClusterIncarnation(system, members, locationView, router, catalog, rolloutManager,
                 writeTimeout.plusSeconds(2), catalogSynced);
         org.apache.pekko.cluster.Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(
                 () -> catalog.tell(Catalog.Sync.INSTANCE));
@@ -164,6 +178,16 @@ final class ClusterIncarnation {
         }
     }
 
+    /** The versions ("model@version") in an active rollout, whose statistics nodes keep. */
+    private static java.util.Set<String> inRollout(CatalogView catalog) {
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        catalog.models().values().forEach(e -> e.activeRollout().ifPresent(r -> {
+            keys.add(r.model() + "@" + r.from());
+            keys.add(r.model() + "@" + r.to());
+        }));
+        return keys;
+    }
+
     private static List<String> peerUrls(MembershipView members) {
         List<String> urls = new ArrayList<>();
         for (MemberInfo m : members.httpPeers()) {
@@ -194,6 +218,10 @@ final class ClusterIncarnation {
 
     ActorRef<Catalog.Command> catalog() {
         return catalog;
+    }
+
+    ActorRef<RolloutManager.Command> rolloutManager() {
+        return rolloutManager;
     }
 
     Duration adminTimeout() {

@@ -20,6 +20,9 @@ import io.meshinfer.routing.IslandRouter;
 import io.meshinfer.routing.MemberInfo;
 import io.meshinfer.routing.MembershipView;
 import io.meshinfer.routing.RouterSettings;
+import io.meshinfer.rollout.RolloutManager;
+import io.meshinfer.rollout.RolloutSettings;
+import io.meshinfer.rollout.RolloutSpec;
 import io.meshinfer.runtime.ModelRuntime;
 import io.meshinfer.shard.PooledReplica;
 import io.meshinfer.shard.ReplicaLocation;
@@ -75,6 +78,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final ReplicaPool pool;
     private final IslandRouter island;
     private final RouterSettings routerSettings;
+    private final RolloutSettings rolloutSettings;
     private final boolean exitWhenDowned;
     private final Duration backoffMin;
     private final Duration backoffMax;
@@ -95,6 +99,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook", "off")).withFallback(config));
         this.blocking = local.dispatchers().lookup(DispatcherSelector.fromConfig("meshinfer.runtime-dispatcher"));
         this.routerSettings = RouterSettings.fromConfig(config);
+        this.rolloutSettings = RolloutSettings.fromConfig(config);
         ArtifactFetcher fetcher = new ArtifactFetcher(resources.store(),
                 config.getDuration("meshinfer.placement.artifact-fetch-timeout"));
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
@@ -313,30 +318,63 @@ public final class MeshNode implements NodeBackend, InferenceService {
 
     @Override
     public CompletionStage<Done> deploy(ModelManifest manifest) {
-        return catalogWrite(inc -> (ActorRef<StatusReply<Done>> replyTo) -> new Catalog.Deploy(manifest, replyTo));
+        return catalogWrite(replyTo -> new RolloutManager.Deploy(manifest, replyTo));
     }
 
     @Override
     public CompletionStage<Done> undeploy(String model, String version) {
-        return catalogWrite(inc -> (ActorRef<StatusReply<Done>> replyTo) -> new Catalog.Undeploy(model, version,
-                replyTo));
+        return catalogWrite(replyTo -> new RolloutManager.Undeploy(model, version, replyTo));
+    }
+
+    @Override
+    public CompletionStage<RolloutManager.Reply> startRollout(String model, RolloutSpec spec, String by) {
+        return askManager(replyTo -> new RolloutManager.Start(model, spec, by, replyTo));
+    }
+
+    @Override
+    public CompletionStage<RolloutManager.Reply> controlRollout(String model, RolloutManager.Action action,
+                                                               String by) {
+        return askManager(replyTo -> new RolloutManager.Control(model, action, by, replyTo));
+    }
+
+    @Override
+    public RolloutSettings rolloutSettings() {
+        return rolloutSettings;
+    }
+
+    /** Asks the rollout manager singleton (the catalog's only writer), then refreshes this node's view. */
+    private CompletionStage<RolloutManager.Reply> askManager(
+            org.apache.pekko.japi.function.Function<ActorRef<RolloutManager.Reply>, RolloutManager.Command> message) {
+        ClusterIncarnation inc = current.get();
+        if (inc == null || islandMode()) {
+            return CompletableFuture.completedFuture(new RolloutManager.Reply(RolloutManager.Outcome.UNAVAILABLE,
+                    "node " + settings.name() + " is cut off from its cluster; send catalog and rollout changes"
+                            + " through a node of the majority", null));
+        }
+        return AskPattern.ask(inc.rolloutManager(), message, inc.adminTimeout(), inc.system().scheduler())
+                .exceptionally(e -> new RolloutManager.Reply(RolloutManager.Outcome.UNAVAILABLE,
+                        "the rollout manager did not answer within " + inc.adminTimeout().toSeconds() + " s", null))
+                .thenCompose(reply -> !reply.ok() ? CompletableFuture.completedFuture(reply)
+                        : AskPattern.<Catalog.Command, StatusReply<Done>>ask(inc.catalog(), Catalog.Refresh::new,
+                                        inc.adminTimeout(), inc.system().scheduler())
+                                .handle((refreshed, e) -> reply));
     }
 
     private CompletionStage<Done> catalogWrite(
-            java.util.function.Function<ClusterIncarnation, org.apache.pekko.japi.function.Function<
-                    ActorRef<StatusReply<Done>>, Catalog.Command>> message) {
-        ClusterIncarnation inc = current.get();
-        if (inc == null || islandMode()) {
-            return CompletableFuture.failedFuture(new InferenceException.Unavailable("node " + settings.name()
-                    + " is cut off from its cluster; deploy through a node of the majority"));
-        }
-        return AskPattern.ask(inc.catalog(), message.apply(inc), inc.adminTimeout(), inc.system().scheduler())
-                .thenApply(reply -> {
-                    if (reply.isError()) {
-                        throw new InferenceException.Unavailable(reply.getError().getMessage());
-                    }
+            org.apache.pekko.japi.function.Function<ActorRef<RolloutManager.Reply>, RolloutManager.Command> message) {
+        return askManager(message).thenApply(reply -> {
+            switch (reply.outcome()) {
+                case OK:
                     return Done.getInstance();
-                });
+                case NOT_FOUND:
+                    throw new InferenceException.ModelNotFound(reply.message());
+                case INVALID:
+                case CONFLICT:
+                    throw new InferenceException.InvalidInput(reply.message());
+                default:
+                    throw new InferenceException.Unavailable(reply.message());
+            }
+        });
     }
 
     @Override

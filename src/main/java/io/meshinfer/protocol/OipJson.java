@@ -59,6 +59,9 @@ import java.util.regex.Pattern;
  * <p>Instances are immutable and thread-safe; all share one Jackson {@link JsonFactory}.
  */
 public final class OipJson {
+    /** Longest accepted {@code routing_key} parameter (sticky routing during rollouts). */
+    public static final int MAX_ROUTING_KEY = 256;
+
     private static final JsonFactory FACTORY = JsonFactory.builder()
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
@@ -134,6 +137,7 @@ public final class OipJson {
             boolean allBinary = false;
             long timeoutMillis = defaultTimeoutMillis;
             Set<String> residency = Set.of();
+            String routingKey = null;
             boolean seenId = false;
             boolean seenParameters = false;
             boolean seenOutputs = false;
@@ -159,6 +163,13 @@ public final class OipJson {
                             switch (key) {
                                 case "timeout_ms" -> timeoutMillis = readTimeout(p, pv, maxTimeoutMillis);
                                 case "residency" -> residency = readResidency(p, pv);
+                                case "routing_key" -> {
+                                    routingKey = optionalString(p, pv, "parameter \"routing_key\" must be a string");
+                                    if (routingKey != null && routingKey.length() > MAX_ROUTING_KEY) {
+                                        throw invalid("parameter \"routing_key\" is longer than " + MAX_ROUTING_KEY
+                                                + " characters");
+                                    }
+                                }
                                 case "binary_data_output" ->
                                         allBinary = readFlag(pv, "parameter \"binary_data_output\"");
                                 default -> p.skipChildren();
@@ -183,7 +194,7 @@ public final class OipJson {
                 throw invalid("\"inputs\" is missing");
             }
             return new OipBinary.Request(new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis,
-                    residency), new OipBinary.BinaryOutputs(allBinary, binaryOutputs));
+                    residency, routingKey), new OipBinary.BinaryOutputs(allBinary, binaryOutputs));
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {

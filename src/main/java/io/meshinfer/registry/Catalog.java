@@ -3,7 +3,6 @@ package io.meshinfer.registry;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.function.Function;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -14,18 +13,18 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ddata.LWWMap;
 import org.apache.pekko.cluster.ddata.Key;
 import org.apache.pekko.cluster.ddata.LWWMapKey;
-import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
 import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
 import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
 import org.apache.pekko.pattern.StatusReply;
 
 /**
- * The model catalog: one {@link ModelEntry} per model in a Distributed Data
- * {@code LWWMap}, replicated to every node. Writes go to a majority of nodes; every node
- * keeps its {@link CatalogView} current from change notifications, and the node that
- * wrote refreshes its view before it replies, so a deploy is routable here as soon as
- * it is acknowledged.
+ * This node's reader of the model catalog: one {@link ModelEntry} per model in a
+ * Distributed Data {@code LWWMap}, replicated to every node and durable on disk. Only the
+ * {@link io.meshinfer.rollout.RolloutManager} singleton writes it (to a majority of nodes);
+ * every node keeps its {@link CatalogView} current from change notifications, and the node
+ * that asked for a change refreshes its view ({@link Refresh}) before it replies, so a deploy
+ * is routable there as soon as it is acknowledged.
  */
 public final class Catalog extends AbstractBehavior<Catalog.Command> {
     public static final Key<LWWMap<String, ModelEntry>> KEY = LWWMapKey.create("meshinfer-catalog");
@@ -34,16 +33,11 @@ public final class Catalog extends AbstractBehavior<Catalog.Command> {
     public sealed interface Command extends NoSerializationVerificationNeeded {
     }
 
-    /** Adds or replaces one model version. */
-    public record Deploy(ModelManifest manifest, ActorRef<StatusReply<Done>> replyTo) implements Command {
-    }
-
-    /** Removes one model version; replies an error if it is not deployed. */
-    public record Undeploy(String model, String version, ActorRef<StatusReply<Done>> replyTo) implements Command {
-    }
-
-    private record WriteResult(Replicator.UpdateResponse<LWWMap<String, ModelEntry>> response,
-                               ActorRef<StatusReply<Done>> replyTo) implements Command {
+    /**
+     * Reads the catalog from a majority of nodes into this node's view, then acks: after
+     * the rollout manager confirmed a change, this makes it visible here at once.
+     */
+    public record Refresh(ActorRef<StatusReply<Done>> replyTo) implements Command {
     }
 
     private record Refreshed(Replicator.GetResponse<LWWMap<String, ModelEntry>> response,
@@ -63,7 +57,6 @@ public final class Catalog extends AbstractBehavior<Catalog.Command> {
     }
 
     private final ReplicatorMessageAdapter<Command, LWWMap<String, ModelEntry>> replicator;
-    private final SelfUniqueAddress self;
     private final CatalogView view;
     private final Duration writeTimeout;
     private final java.util.concurrent.atomic.AtomicBoolean synced;
@@ -73,7 +66,6 @@ public final class Catalog extends AbstractBehavior<Catalog.Command> {
                     CatalogView view, Duration writeTimeout, java.util.concurrent.atomic.AtomicBoolean synced) {
         super(ctx);
         this.replicator = replicator;
-        this.self = DistributedData.get(ctx.getSystem()).selfUniqueAddress();
         this.view = view;
         this.writeTimeout = writeTimeout;
         this.synced = synced;
@@ -95,9 +87,7 @@ public final class Catalog extends AbstractBehavior<Catalog.Command> {
     @Override
     public org.apache.pekko.actor.typed.javadsl.Receive<Command> createReceive() {
         return newReceiveBuilder()
-                .onMessage(Deploy.class, this::onDeploy)
-                .onMessage(Undeploy.class, this::onUndeploy)
-                .onMessage(WriteResult.class, this::onWriteResult)
+                .onMessage(Refresh.class, this::onRefresh)
                 .onMessage(Refreshed.class, this::onRefreshed)
                 .onMessage(Changed.class, this::onChanged)
                 .onMessage(Sync.class, this::onSync)
@@ -105,49 +95,9 @@ public final class Catalog extends AbstractBehavior<Catalog.Command> {
                 .build();
     }
 
-    private Behavior<Command> onDeploy(Deploy cmd) {
-        ModelManifest m = cmd.manifest();
-        write(map -> {
-            ModelEntry current = map.get(m.model()).getOrElse(() -> ModelEntry.empty(m.model()));
-            return map.put(self, m.model(), current.withVersion(m));
-        }, cmd.replyTo());
-        return this;
-    }
-
-    private Behavior<Command> onUndeploy(Undeploy cmd) {
-        if (view.manifest(cmd.model(), cmd.version()).isEmpty()) {
-            cmd.replyTo().tell(StatusReply.error("version '" + cmd.version() + "' of model '" + cmd.model()
-                    + "' is not deployed"));
-            return this;
-        }
-        write(map -> {
-            if (!map.contains(cmd.model())) {
-                return map;
-            }
-            ModelEntry next = map.get(cmd.model()).get().withoutVersion(cmd.version());
-            return next.versions().isEmpty() ? map.remove(self, cmd.model()) : map.put(self, cmd.model(), next);
-        }, cmd.replyTo());
-        return this;
-    }
-
-    private void write(Function<LWWMap<String, ModelEntry>, LWWMap<String, ModelEntry>> modify,
-                       ActorRef<StatusReply<Done>> replyTo) {
-        replicator.askUpdate(
-                askReplyTo -> new Replicator.Update<>(KEY, LWWMap.create(),
-                        new Replicator.WriteMajority(writeTimeout), askReplyTo, modify::apply),
-                response -> new WriteResult(response, replyTo));
-    }
-
-    private Behavior<Command> onWriteResult(WriteResult r) {
-        if (r.response() instanceof Replicator.UpdateSuccess) {
-            replicator.askGet(askReplyTo -> new Replicator.Get<>(KEY, Replicator.readLocal(), askReplyTo),
-                    response -> new Refreshed(response, r.replyTo()));
-        } else if (r.response() instanceof Replicator.UpdateTimeout) {
-            r.replyTo().tell(StatusReply.error("the catalog change was not confirmed by a majority of nodes within "
-                    + writeTimeout.toSeconds() + " s; it is stored here and spreads when they are reachable"));
-        } else {
-            r.replyTo().tell(StatusReply.error("the catalog change failed: " + r.response()));
-        }
+    private Behavior<Command> onRefresh(Refresh cmd) {
+        replicator.askGet(askReplyTo -> new Replicator.Get<>(KEY, new Replicator.ReadMajority(writeTimeout),
+                askReplyTo), response -> new Refreshed(response, cmd.replyTo()));
         return this;
     }
 

@@ -7,6 +7,10 @@ import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.rollout.OutputComparison;
+import io.meshinfer.rollout.Rollout;
+import io.meshinfer.rollout.RolloutSpec;
+import io.meshinfer.rollout.VersionStats;
 import io.meshinfer.runtime.ModelSignature;
 import io.meshinfer.shard.ModelReplica;
 import io.meshinfer.shard.PooledReplica;
@@ -72,6 +76,10 @@ public final class Router implements InferenceService {
     private final Self self;
     private final RouterSettings settings;
     private final java.util.function.BooleanSupplier catalogKnown;
+    private final VersionStats stats;
+    private final int mirrorMaxInFlight;
+    private final AtomicInteger mirrorsInFlight = new AtomicInteger();
+    private final java.util.concurrent.atomic.LongAdder mirrorsDropped = new java.util.concurrent.atomic.LongAdder();
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     private final Map<String, Set<CompletableFuture<ModelReplica.Reply>>> pendingByNode = new ConcurrentHashMap<>();
 
@@ -81,8 +89,11 @@ public final class Router implements InferenceService {
      *     model is UNAVAILABLE, not MODEL_NOT_FOUND)
      */
     public Router(ActorSystem<?> system, CatalogView catalog, ReplicaLocationView locations, MembershipView members,
-                  ReplicaPool pool, Self self, RouterSettings settings, java.util.function.BooleanSupplier catalogKnown) {
+                  ReplicaPool pool, Self self, RouterSettings settings, java.util.function.BooleanSupplier catalogKnown,
+                  VersionStats stats, int mirrorMaxInFlight) {
         this.catalogKnown = catalogKnown;
+        this.stats = stats;
+        this.mirrorMaxInFlight = mirrorMaxInFlight;
         this.sharding = ClusterSharding.get(system);
         this.scheduler = system.scheduler();
         this.catalog = catalog;
@@ -112,20 +123,82 @@ public final class Router implements InferenceService {
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
         ModelManifest manifest;
         ModelSignature.Prepared prepared;
+        ModelEntry entry = catalog.model(request.model()).orElse(null);
+        Rollout rollout = entry == null ? null : entry.rollout();
+        String tracked = null;
+        long start = System.nanoTime();
         try {
             manifest = resolve(catalog, request);
+            if (rollout != null && rollout.active() && rollout.model().equals(manifest.model())
+                    && (manifest.version().equals(rollout.from()) || manifest.version().equals(rollout.to()))) {
+                tracked = manifest.key();
+            }
             prepared = manifest.signature().prepare(request.inputs(), request.outputs(), settings.maxRequestBytes());
         } catch (InferenceException.ModelNotFound e) {
             return CompletableFuture.failedFuture(catalogKnown.getAsBoolean() ? e
                     : new InferenceException.Unavailable("this node has not read the catalog from its cluster yet"));
         } catch (InferenceException e) {
+            if (tracked != null) {
+                stats.record(tracked, System.nanoTime() - start, true);
+            }
             return CompletableFuture.failedFuture(e);
         }
         long budget = Math.min(request.timeoutMillis(), settings.maxTimeout().toMillis());
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budget);
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
         attempt(request, prepared, manifest, deadline, new HashSet<>(), 1, null, result);
+        if (tracked != null) {
+            String key = tracked;
+            boolean mirror = request.version() == null && manifest.version().equals(rollout.from())
+                    && ThreadLocalRandom.current().nextDouble() < rollout.mirrorFraction();
+            result.whenComplete((response, error) -> {
+                stats.record(key, System.nanoTime() - start, error != null && countsAgainstVersion(error));
+                if (mirror && error == null) {
+                    mirror(request, response, rollout);
+                }
+            });
+        }
         return result;
+    }
+
+    /** Whether a failure says something about the version (not about where the caller may be served). */
+    private static boolean countsAgainstVersion(Throwable error) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return !(cause instanceof InferenceException ie) || (ie.kind() != ErrorKind.RESIDENCY_VIOLATION
+                && ie.kind() != ErrorKind.MODEL_NOT_FOUND);
+    }
+
+    /**
+     * Sends a copy of an answered request to the rollout's new version and records whether
+     * its answer agrees with the one the caller got; the copy's answer is never returned.
+     * At most {@code mirrorMaxInFlight} copies are in flight on this node; more are dropped.
+     */
+    private void mirror(InferenceRequest request, InferenceResponse served, Rollout rollout) {
+        if (mirrorsInFlight.incrementAndGet() > mirrorMaxInFlight) {
+            mirrorsInFlight.decrementAndGet();
+            mirrorsDropped.increment();
+            return;
+        }
+        InferenceRequest copy = new InferenceRequest(request.id() + "-shadow", request.model(), rollout.to(),
+                request.inputs(), request.outputs(), request.timeoutMillis(), request.residency(), null);
+        String key = rollout.model() + "@" + rollout.to();
+        RolloutSpec.Gates gates = rollout.spec().gates();
+        infer(copy).whenComplete((response, error) -> {
+            mirrorsInFlight.decrementAndGet();
+            if (error == null) {
+                OutputComparison c = OutputComparison.of(served, response,
+                        gates.maxAbsDiff() != null ? gates.maxAbsDiff() : OutputComparison.DEFAULT_TOLERANCE);
+                stats.recordComparison(key, c.agreed(), c.maxAbsDiff());
+            }
+        });
+    }
+
+    /** Mirrored copies dropped because too many were in flight on this node. */
+    public long mirrorsDropped() {
+        return mirrorsDropped.sum();
     }
 
     /** The manifest a request goes to. @throws InferenceException if there is none */
@@ -138,7 +211,7 @@ public final class Router implements InferenceService {
                             + " (deployed: " + entry.versions().keySet().stream().sorted()
                             .collect(Collectors.joining(", ")) + ")"));
         }
-        return entry.pickVersion().orElseThrow(() -> new InferenceException.Unavailable(
+        return entry.pickVersion(request.routingKey()).orElseThrow(() -> new InferenceException.Unavailable(
                 "no version of model '" + request.model() + "' takes unpinned traffic; pin a version"));
     }
 

@@ -67,7 +67,7 @@ class KryoSerializerTest {
     void inferMessageWithEveryTensorTypeRoundTrips() throws Exception {
         TestProbe<ModelReplica.Reply> probe = TESTKIT.createTestProbe();
         InferenceRequest req = new InferenceRequest("id-1", "m", "2", everyType(), List.of("out"), 1500,
-                Set.of("eu-west", "us-east"));
+                Set.of("eu-west", "us-east"), "caller-7");
         ModelReplica.Infer back = (ModelReplica.Infer) roundTrip(new ModelReplica.Infer(req, probe.getRef()));
         assertEquals(probe.getRef(), back.replyTo());
         InferenceRequest r = back.request();
@@ -143,7 +143,7 @@ class KryoSerializerTest {
         KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
         TestProbe<ModelReplica.Reply> probe = TESTKIT.createTestProbe();
         byte[] valid = kryo.toBinary(new ModelReplica.Infer(new InferenceRequest("id", "m", null, everyType(),
-                List.of(), 100, Set.of("eu")), probe.getRef()));
+                List.of(), 100, Set.of("eu"), null), probe.getRef()));
         Random rnd = new Random(7);
         for (int i = 0; i < 20000; i++) {
             byte[] bytes = valid.clone();
