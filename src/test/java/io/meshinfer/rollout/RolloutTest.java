@@ -109,9 +109,13 @@ class RolloutTest {
         }
 
         @Override
-        public void close() throws InterruptedException {
+        public void close() {
             running.set(false);
-            thread.join(10_000);
+            try {
+                thread.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             await().atMost(Duration.ofSeconds(15)).until(() -> answered.get() == sent.get());
         }
     }
@@ -287,5 +291,23 @@ class RolloutTest {
     private static void assertError(Http.Reply r, int status, String fragment) {
         assertEquals(status, r.status(), r.body());
         assertTrue(r.body().contains(fragment), r.body());
+    }
+
+    @Test
+    void blueGreenSwitchesAllTrafficAtOnceWhenEveryReplicaIsReady() throws Exception {
+        deploy("bluegreen", "blue", DemoModel.build());
+        deploy("bluegreen", "green", DemoModel.build(11));
+        Load load = new Load(node.node().client(), "bluegreen");
+        try (load) {
+            assertEquals(202, start("bluegreen", "{\"to\":\"green\",\"strategy\":\"blue-green\",\"stepSeconds\":0.5,"
+                    + "\"gates\":{\"minRequests\":5,\"maxP99Ratio\":null}}").status());
+            await().atMost(Duration.ofSeconds(60)).until(() -> rollout("bluegreen").path("state").asText(),
+                    s -> !s.equals("running"));
+        }
+        JsonNode s = rollout("bluegreen");
+        assertEquals("completed", s.path("state").asText(), s.toString());
+        assertEquals(List.of(1), appliedSteps(s));
+        assertEquals(Map.of("green", 100), MAPPER.convertValue(s.path("weights"), Map.class));
+        assertEquals(0, load.failed(), load.failures.toString());
     }
 }

@@ -222,16 +222,17 @@ public final class LoadDriver implements AutoCloseable {
         if (r.status() != 200) {
             String error = json != null && json.path("error").isTextual() ? json.get("error").asText() : null;
             return new Outcome(seq, g.name(), start, end, Outcome.Kind.HTTP_ERROR, r.status(),
-                    error != null ? error : abbreviate(r.body()), error != null, null, null, false, refused, notReady);
+                    error != null ? error : abbreviate(r.body()), error != null, null, null, false, refused, notReady, null);
         }
         String problem = json == null ? "not JSON" : checkAnswer(json);
         if (problem != null) {
             return new Outcome(seq, g.name(), start, end, Outcome.Kind.BAD_RESPONSE, 200, problem + ": "
-                    + abbreviate(r.body()), false, null, null, false, refused, notReady);
+                    + abbreviate(r.body()), false, null, null, false, refused, notReady, null);
         }
         JsonNode p = json.path("parameters");
         return new Outcome(seq, g.name(), start, end, Outcome.Kind.OK, 200, null, false, p.path("node").asText(null),
-                p.path("region").asText(null), p.path("served_in_island_mode").asBoolean(false), refused, notReady);
+                p.path("region").asText(null), p.path("served_in_island_mode").asBoolean(false), refused, notReady,
+                json.path("model_version").asText(null));
     }
 
     /**

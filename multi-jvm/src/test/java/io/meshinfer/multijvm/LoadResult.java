@@ -103,6 +103,12 @@ public final class LoadResult {
                 .collect(Collectors.groupingBy(o -> String.valueOf(o.node()), TreeMap::new, Collectors.counting()));
     }
 
+    /** Successful answers per serving model version. */
+    public Map<String, Long> servedByVersion() {
+        return outcomes.stream().filter(Outcome::ok)
+                .collect(Collectors.groupingBy(o -> String.valueOf(o.version()), TreeMap::new, Collectors.counting()));
+    }
+
     public long servedInIslandMode() {
         return outcomes.stream().filter(o -> o.ok() && o.island()).count();
     }

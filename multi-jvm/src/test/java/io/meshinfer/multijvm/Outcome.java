@@ -17,10 +17,11 @@ package io.meshinfer.multijvm;
  * @param island whether a successful answer says {@code served_in_island_mode}
  * @param failovers gateways that refused the connection before this one took it
  * @param notReadySkips gateways passed over because their readiness probe said not ready
+ * @param version the model version named in a successful answer
  */
 public record Outcome(long seq, String gateway, double startMillis, double endMillis, Kind kind, int status,
                       String error, boolean typedBody, String node, String region, boolean island, int failovers,
-                      int notReadySkips) {
+                      int notReadySkips, String version) {
 
     /** What happened to a request. Only {@link #OK} is a success. */
     public enum Kind {
@@ -44,7 +45,7 @@ public record Outcome(long seq, String gateway, double startMillis, double endMi
     static Outcome failure(long seq, String gateway, double start, double end, Kind kind, String error,
                            int failovers, int notReadySkips) {
         return new Outcome(seq, gateway, start, end, kind, 0, error, false, null, null, false, failovers,
-                notReadySkips);
+                notReadySkips, null);
     }
 
     public boolean ok() {
