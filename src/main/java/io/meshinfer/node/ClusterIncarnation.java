@@ -164,7 +164,7 @@ final class ClusterIncarnation {
         }
     }
 
-    private static List<String> peerUrls(MembershipView members) {
+    static List<String> peerUrls(MembershipView members) {
         List<String> urls = new ArrayList<>();
         for (MemberInfo m : members.httpPeers()) {
             urls.add("http://" + m.http());
