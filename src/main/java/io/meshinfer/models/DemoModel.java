@@ -42,7 +42,15 @@ public final class DemoModel {
 
     /** The model's ONNX bytes, generated from the fixed seed. */
     public static byte[] build() {
-        Random random = new Random(WEIGHT_SEED);
+        return build(WEIGHT_SEED);
+    }
+
+    /**
+     * The same model with other weights, drawn from {@code seed}: the same signature (it
+     * answers the same requests), different bytes (another artifact), e.g. for a new version.
+     */
+    public static byte[] build(long seed) {
+        Random random = new Random(seed);
         int classes = CLASSES.size();
         return OnnxModelBuilder.create("sensor_health")
                 .docString("meshinfer demo: sensor readings to health-class probabilities (seeded, untrained)")
