@@ -102,6 +102,20 @@ class ArtifactFetcherTest {
     }
 
     @Test
+    void anArtifactLargerThanTheHttpClientsDefaultEntityLimitStreams() throws Exception {
+        ArtifactStore store = new ArtifactStore(dataDir);
+        byte[] bytes = new byte[9 * 1024 * 1024 + 17]; // pekko-http's client refuses entities over 8 MiB by default
+        new Random(10).nextBytes(bytes);
+        String sha = peers.serve(bytes);
+
+        Path path = fetcher(store, 2).ensure(sha, bytes.length, List.of(peers.peer(GOOD)));
+
+        assertEquals(bytes.length, Files.size(path));
+        assertEquals(sha, ArtifactStore.sha256(path));
+        assertNothingIncoming(store);
+    }
+
+    @Test
     void aPeerServingWrongBytesIsPassedOverForTheNextPeer() throws Exception {
         ArtifactStore store = new ArtifactStore(dataDir);
         byte[] bytes = artifact(2);
