@@ -2,6 +2,7 @@ package io.meshinfer.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -10,13 +11,24 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code meshinfer deploy}: uploads a model version and waits until it is ready to serve. */
+/**
+ * {@code meshinfer deploy}: uploads a model version (with a progress bar in bytes), then
+ * waits until every replica of it is ready, showing "replicas ready k/n" and which node
+ * each replica runs on, from {@code GET /v1/models/{m}/versions/{v}/placement}.
+ */
 @Command(name = "deploy",
-        description = "Register and place a model version (the ONNX file is uploaded to the gateway node).")
+        description = "Register and place a model version (the ONNX file is uploaded to the gateway node), then"
+                + " wait until every replica is ready.")
 final class DeployCommand implements Callable<Integer> {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
     boolean help;
 
@@ -45,8 +57,11 @@ final class DeployCommand implements Callable<Integer> {
     Long maxDelayMs;
 
     @Option(names = "--wait-seconds", defaultValue = "120",
-            description = "How long to wait for the version to become ready (0: do not wait; default ${DEFAULT-VALUE}).")
+            description = "How long to wait for every replica to become ready (0: do not wait; default ${DEFAULT-VALUE}).")
     int waitSeconds;
+
+    @Option(names = "--no-wait", description = "Return once the version is registered; do not wait for its replicas.")
+    boolean noWait;
 
     @Override
     public Integer call() throws Exception {
@@ -67,33 +82,82 @@ final class DeployCommand implements Callable<Integer> {
         if (maxDelayMs != null) {
             q.add("maxDelayMs=" + maxDelayMs);
         }
-        String path = "/v1/models/" + enc(model) + "/versions/" + enc(version) + (q.isEmpty() ? "" : "?" + String.join("&", q));
+        String versionPath = "/v1/models/" + enc(model) + "/versions/" + enc(version);
+        String path = versionPath + (q.isEmpty() ? "" : "?" + String.join("&", q));
         GatewayClient client = new GatewayClient(gateway);
-        System.out.println("uploading " + file + " (" + Files.size(file) + " bytes) to " + client.base());
-        GatewayClient.Reply r = client.putFile(path, file);
+        long size = Files.size(file);
+        System.out.println("uploading " + file + " (" + size + " bytes) to " + client.base());
+        GatewayClient.Reply r;
+        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("upload").setInitialMax(size)
+                .setUnit(" KiB", 1024).setConsumer(new ConsoleProgressBarConsumer(System.err)).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200)
+                .showSpeed().continuousUpdate().build()) {
+            r = client.putFile(path, file, bar::stepTo);
+            bar.stepTo(size);
+            bar.setExtraMessage(r.ok() ? " stored" : " refused");
+        }
         if (!r.ok()) {
             System.err.println("deploy failed (HTTP " + r.status() + "): " + Cli.errorText(r.body()));
             return 1;
         }
-        JsonNode m = new ObjectMapper().readTree(r.body());
+        JsonNode m = MAPPER.readTree(r.body());
         System.out.println("registered " + model + "@" + version + " sha256 " + m.path("sha256").asText()
                 + ", " + m.path("replicas").asInt() + " replica(s), batchable: " + m.path("batchable").asBoolean());
-        if (waitSeconds <= 0) {
+        if (noWait || waitSeconds <= 0) {
             return 0;
         }
+        return awaitReplicas(client, versionPath + "/placement", m.path("replicas").asInt(1));
+    }
+
+    /** Polls the version's placement until every replica is ready, with a progress bar naming the nodes. */
+    private int awaitReplicas(GatewayClient client, String placementPath, int expected) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(waitSeconds);
-        String ready = "/v2/models/" + enc(model) + "/versions/" + enc(version) + "/ready";
-        while (System.nanoTime() < deadline) {
-            if (client.get(ready).status() == 200) {
-                System.out.println(model + "@" + version + " is ready");
-                return 0;
+        Placement last = new Placement(0, expected, "no placement yet");
+        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("replicas ready").setInitialMax(expected)
+                .setConsumer(new ConsoleProgressBarConsumer(System.err)).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate().build()) {
+            while (System.nanoTime() < deadline) {
+                last = placement(client, placementPath, last);
+                bar.maxHint(last.total());
+                bar.stepTo(last.ready());
+                bar.setExtraMessage(" " + last.nodes());
+                if (last.total() > 0 && last.ready() == last.total()) {
+                    break;
+                }
+                TimeUnit.MILLISECONDS.sleep(250); // polling a remote endpoint: nothing to wait on locally
             }
-            System.out.print(".");
-            System.out.flush();
-            TimeUnit.MILLISECONDS.sleep(250); // polling a remote endpoint: nothing to wait on locally
         }
-        System.err.println("\n" + model + "@" + version + " was not ready after " + waitSeconds + " s; see meshinfer status");
+        if (last.total() > 0 && last.ready() == last.total()) {
+            System.out.println(model + "@" + version + " is ready: " + last.ready() + "/" + last.total()
+                    + " replicas ready (" + last.nodes() + ")");
+            return 0;
+        }
+        System.err.println(model + "@" + version + " was not ready after " + waitSeconds + " s: " + last.ready() + "/"
+                + last.total() + " replicas ready (" + last.nodes() + "); see meshinfer status");
         return 1;
+    }
+
+    /** Ready replicas out of the desired count, and "replica: node status" for each. */
+    private record Placement(int ready, int total, String nodes) {
+    }
+
+    private static Placement placement(GatewayClient client, String path, Placement previous) {
+        try {
+            GatewayClient.Reply r = client.get(path);
+            if (!r.ok()) {
+                return new Placement(previous.ready(), previous.total(), "HTTP " + r.status() + ": "
+                        + Cli.errorText(r.body()));
+            }
+            JsonNode n = MAPPER.readTree(r.body());
+            List<String> parts = new ArrayList<>();
+            for (JsonNode p : n.path("placement")) {
+                String id = p.path("replica").asText();
+                String suffix = id.substring(id.lastIndexOf('#'));
+                String node = p.path("node").isTextual() ? p.path("node").asText() : "-";
+                parts.add(suffix + " " + node + " " + p.path("status").asText());
+            }
+            return new Placement(n.path("ready").asInt(), n.path("replicas").asInt(), String.join(", ", parts));
+        } catch (IOException e) {
+            return new Placement(previous.ready(), previous.total(), "cannot read the placement: " + e.getMessage());
+        }
     }
 
     private static String enc(String s) {

@@ -40,8 +40,45 @@ final class GatewayClient {
     }
 
     Reply putFile(String path, Path file) throws IOException {
+        return putFile(path, file, sent -> { });
+    }
+
+    /** Uploads {@code file}, telling {@code progress} how many bytes the client has read from it so far. */
+    Reply putFile(String path, Path file, java.util.function.LongConsumer progress) throws IOException {
+        long size = java.nio.file.Files.size(file);
+        HttpRequest.BodyPublisher body = HttpRequest.BodyPublishers.fromPublisher(
+                HttpRequest.BodyPublishers.ofInputStream(() -> counting(file, progress)), size);
         return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/octet-stream")
-                .PUT(HttpRequest.BodyPublishers.ofFile(file)).timeout(Duration.ofMinutes(10)));
+                .PUT(body).timeout(Duration.ofMinutes(10)));
+    }
+
+    private static java.io.InputStream counting(Path file, java.util.function.LongConsumer progress) {
+        try {
+            return new java.io.FilterInputStream(java.nio.file.Files.newInputStream(file)) {
+                private long read;
+
+                @Override
+                public int read() throws IOException {
+                    int b = super.read();
+                    if (b >= 0) {
+                        progress.accept(++read);
+                    }
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] buf, int off, int len) throws IOException {
+                    int n = super.read(buf, off, len);
+                    if (n > 0) {
+                        read += n;
+                        progress.accept(read);
+                    }
+                    return n;
+                }
+            };
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + file, e);
+        }
     }
 
     Reply delete(String path) throws IOException {

@@ -4,12 +4,53 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.meshinfer.registry.ModelEntry;
+import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.registry.ReplicaId;
 import io.meshinfer.routing.MemberInfo;
 import io.meshinfer.shard.ServedCounters;
 
-/** The JSON of {@code GET /v1/cluster}, from a {@link ClusterSnapshot}. */
+/** The JSON of {@code GET /v1/cluster} and of a version's placement, from a {@link ClusterSnapshot}. */
 final class ClusterStatus {
     private ClusterStatus() {
+    }
+
+    /**
+     * The JSON of {@code GET /v1/models/{m}/versions/{v}/placement}: one entry per desired
+     * replica of {@code m} (by replica id, in order) with its node, region and status
+     * ({@code ready}, {@code loading}, {@code unreachable}, or {@code pending} while no node
+     * has published it), and how many are ready.
+     */
+    static ObjectNode placementJson(ClusterSnapshot s, ModelManifest m, ObjectMapper mapper) {
+        ObjectNode n = mapper.createObjectNode();
+        n.put("model", m.model());
+        n.put("version", m.version());
+        n.put("sha256", m.sha256());
+        n.put("replicas", m.replicas());
+        ArrayNode placement = n.putArray("placement");
+        int ready = 0;
+        for (int i = 0; i < m.replicas(); i++) {
+            int index = i;
+            ClusterSnapshot.Replica r = s.replicas().stream()
+                    .filter(x -> x.model().equals(m.model()) && x.version().equals(m.version()) && x.replica() == index)
+                    .findFirst().orElse(null);
+            ObjectNode o = placement.addObject();
+            o.put("replica", ReplicaId.format(m.model(), m.version(), i));
+            if (r == null) {
+                o.putNull("node");
+                o.putNull("region");
+                o.put("ready", false);
+                o.put("status", "pending");
+                continue;
+            }
+            boolean isReady = r.ready() && r.live();
+            ready += isReady ? 1 : 0;
+            o.put("node", r.node());
+            o.put("region", r.region());
+            o.put("ready", isReady);
+            o.put("status", !r.live() ? "unreachable" : r.ready() ? "ready" : "loading");
+        }
+        n.put("ready", ready);
+        return n;
     }
 
     static ObjectNode toJson(ClusterSnapshot s, ObjectMapper mapper) {

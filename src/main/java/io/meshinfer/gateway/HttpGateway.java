@@ -120,6 +120,9 @@ public final class HttpGateway extends AllDirectives {
                 pathPrefix(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("rollout"),
                         model -> new RolloutRoutes(backend, mapper).route(model)),
                 path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
+                                .slash(PathMatchers.segment()).slash("placement"),
+                        (model, version) -> get(() -> placement(model, version))),
+                path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
                                 .slash(PathMatchers.segment()),
                         (model, version) -> concat(
                                 put(() -> deploy(model, version)),
@@ -372,6 +375,16 @@ public final class HttpGateway extends AllDirectives {
             return json(StatusCodes.OK, mapper.createObjectNode().put("model", model).put("version", version)
                     .put("undeployed", true));
         }));
+    }
+
+    /** Where each replica of a version runs and whether it is ready (what {@code meshinfer deploy} waits on). */
+    private Route placement(String model, String version) {
+        Optional<ModelManifest> m = backend.catalog().manifest(model, version);
+        if (m.isEmpty()) {
+            return completeError(new InferenceException.ModelNotFound(
+                    "version '" + version + "' of model '" + model + "' is not deployed"));
+        }
+        return completeJson(StatusCodes.OK, ClusterStatus.placementJson(backend.clusterSnapshot(), m.get(), mapper));
     }
 
     /** A stored artifact, for peers that must host a replica of it. */

@@ -46,8 +46,8 @@ public final class DemoModel {
     }
 
     /**
-     * The same architecture with weights from another seed: a stand-in for a retrained
-     * version (same signature, different answers), used by rollout tests and demos.
+     * The same model with other weights, drawn from {@code seed}: the same signature (it
+     * answers the same requests), different bytes (another artifact), e.g. for a new version.
      */
     public static byte[] build(long seed) {
         Random random = new Random(seed);

@@ -188,7 +188,7 @@ final class ClusterIncarnation {
         return keys;
     }
 
-    private static List<String> peerUrls(MembershipView members) {
+    static List<String> peerUrls(MembershipView members) {
         List<String> urls = new ArrayList<>();
         for (MemberInfo m : members.httpPeers()) {
             urls.add("http://" + m.http());

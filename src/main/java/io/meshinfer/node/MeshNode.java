@@ -11,6 +11,8 @@ import io.meshinfer.gateway.ClusterSnapshot;
 import io.meshinfer.gateway.HttpGateway;
 import io.meshinfer.gateway.NodeBackend;
 import io.meshinfer.registry.ArtifactFetcher;
+import io.meshinfer.registry.ArtifactScrubber;
+import io.meshinfer.registry.ArtifactSettings;
 import io.meshinfer.registry.ArtifactStore;
 import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.CatalogView;
@@ -84,6 +86,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final Duration backoffMax;
     private final Duration orphanGrace;
     private final AtomicReference<ClusterIncarnation> current = new AtomicReference<>();
+    private final ArtifactSettings artifacts;
+    private final ArtifactScrubber scrubber;
     private final CompletableFuture<Integer> exited = new CompletableFuture<>();
     private volatile boolean shuttingDown;
     private boolean leaveStarted;
@@ -100,8 +104,10 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.blocking = local.dispatchers().lookup(DispatcherSelector.fromConfig("meshinfer.runtime-dispatcher"));
         this.routerSettings = RouterSettings.fromConfig(config);
         this.rolloutSettings = RolloutSettings.fromConfig(config);
-        ArtifactFetcher fetcher = new ArtifactFetcher(resources.store(),
-                config.getDuration("meshinfer.placement.artifact-fetch-timeout"));
+        this.artifacts = ArtifactSettings.fromConfig(config);
+        ArtifactFetcher fetcher = new ArtifactFetcher(resources.store(), local, artifacts,
+                new ArtifactPeers(catalog, current::get));
+        this.scrubber = new ArtifactScrubber(resources.store(), fetcher, catalog, this::peerUrls, blocking);
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
                 BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
                 settings.zone(), routerSettings.maxRequestBytes(), served));
@@ -142,6 +148,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
         }
         node.local.scheduler().scheduleAtFixedRate(node.orphanGrace, node.orphanGrace,
                 node::releaseStaleOrphans, node.local.executionContext());
+        node.artifacts.scrubInterval().ifPresent(every -> node.local.scheduler().scheduleWithFixedDelay(every, every,
+                node::scrubArtifacts, node.local.executionContext()));
         log.info("node {} (region {}, zone {}) serving HTTP on {}", node.settings.name(), node.settings.region(),
                 node.settings.zone(), node.binding.localAddress());
         return node;
@@ -243,6 +251,21 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 .handle((t, e) -> Done.getInstance());
     }
 
+
+    /** One scrub pass over the artifact store (the scrubber logs what it found and joins a pass still running). */
+    private void scrubArtifacts() {
+        scrubber.scrub().whenComplete((result, error) -> {
+            if (error != null) {
+                log.warn("artifact scrub failed: {}", error.toString());
+            }
+        });
+    }
+
+    /** HTTP base URLs of the other members, reachable ones first (where artifacts come from). */
+    private List<String> peerUrls() {
+        ClusterIncarnation inc = current.get();
+        return inc == null ? List.of() : ClusterIncarnation.peerUrls(inc.members());
+    }
 
     /** Orphaned replicas not re-attached within the grace period are released (the cluster moved them). */
     private void releaseStaleOrphans() {

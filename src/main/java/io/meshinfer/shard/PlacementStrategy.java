@@ -44,6 +44,9 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
     private final CatalogView catalog;
     private final java.util.Map<String, Long> firstAttempt = new java.util.concurrent.ConcurrentHashMap<>();
     private static final long REGISTRATION_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    /** Members (by unique address) whose shard region has registered: one missing later is leaving, not joining. */
+    private final Set<org.apache.pekko.cluster.UniqueAddress> registeredOnce =
+            java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile Cluster cluster;
 
     public PlacementStrategy(CatalogView catalog) {
@@ -70,6 +73,9 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
             Address a = e.getKey().path().address();
             Address address = a.hasGlobalScope() ? a : cluster.selfAddress();
             Member m = members.get(address);
+            if (m != null) {
+                rememberRegistered(m);
+            }
             boolean up = m != null && m.status() == MemberStatus.up() && !unreachable.contains(m)
                     && m.hasRole(ModelReplica.REPLICA_HOST_ROLE);
             String region = m == null ? "" : roleValue(m.getRoles(), "region:");
@@ -155,7 +161,19 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
         return System.nanoTime() - firstAttempt.computeIfAbsent(shardId, k -> System.nanoTime());
     }
 
-    /** Whether an Up, reachable replica host in an allowed region has no registered shard region yet. */
+    private void rememberRegistered(Member m) {
+        if (registeredOnce.size() > 10_000) {
+            registeredOnce.clear(); // bounded: at worst a leaving node is waited for once more
+        }
+        registeredOnce.add(m.uniqueAddress());
+    }
+
+    /**
+     * Whether an Up, reachable replica host in an allowed region has no registered shard
+     * region yet (it is joining). A member whose region registered before and is gone from
+     * the allocations now is shutting its region down (a graceful leave hands its shards
+     * off while it is still Up): waiting for it would only delay the hand-off.
+     */
     private boolean unregisteredEligibleMember(ModelManifest m, List<Host> registered) {
         Set<Address> known = new HashSet<>();
         registered.forEach(h -> known.add(h.address()));
@@ -163,6 +181,7 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
         for (Member member : cluster.state().getMembers()) {
             if (member.status() == MemberStatus.up() && !unreachable.contains(member)
                     && member.hasRole(ModelReplica.REPLICA_HOST_ROLE) && !known.contains(member.address())
+                    && !registeredOnce.contains(member.uniqueAddress())
                     && (m.regions().isEmpty() || m.regions().contains(roleValue(member.getRoles(), "region:")))) {
                 return true;
             }

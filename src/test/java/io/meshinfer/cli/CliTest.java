@@ -66,7 +66,11 @@ class CliTest {
         Run deployed = run("deploy", "--gateway", node.url(), "--model", "cli-mlp", "--version", "3",
                 "--file", model.toString(), "--replicas", "1", "--max-batch", "8");
         assertEquals(0, deployed.code(), deployed.err());
-        assertTrue(deployed.out().contains("cli-mlp@3 is ready"), deployed.out());
+        assertTrue(deployed.out().contains("cli-mlp@3 is ready: 1/1 replicas ready (#0 test-node ready)"),
+                deployed.out());
+        assertTrue(deployed.err().contains("upload"), "upload progress bar: " + deployed.err());
+        assertTrue(deployed.err().contains("replicas ready"), "replica progress bar: " + deployed.err());
+        assertTrue(deployed.err().contains("1/1"), deployed.err());
 
         Path request = dir.resolve("request.json");
         Files.writeString(request, "{\"id\":\"cli-1\",\"inputs\":[{\"name\":\"x\",\"shape\":[1,4],"
@@ -97,5 +101,17 @@ class CliTest {
         Run inferred = run("infer", "--gateway", node.url(), "--model", "nobody", "--input", request.toString());
         assertEquals(1, inferred.code());
         assertTrue(inferred.err().contains("model 'nobody' is not deployed"), inferred.err());
+    }
+
+    @Test
+    void deployWithNoWaitReturnsOnceRegistered(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("mlp.onnx");
+        Files.write(model, TestModels.mlp());
+        Run deployed = run("deploy", "--gateway", node.url(), "--model", "cli-nowait", "--version", "1",
+                "--file", model.toString(), "--no-wait");
+        assertEquals(0, deployed.code(), deployed.err());
+        assertTrue(deployed.out().contains("registered cli-nowait@1"), deployed.out());
+        assertTrue(!deployed.out().contains("is ready") && !deployed.err().contains("replicas ready"),
+                deployed.out() + deployed.err());
     }
 }

@@ -373,4 +373,20 @@ class GatewayTest {
         }
         assertTrue(mlpReplica, c.toString());
     }
+
+    @Test
+    void placementNamesTheNodeOfEveryReplicaAndWhetherItIsReady() throws IOException {
+        JsonNode p = json(Http.get(node.url() + "/v1/models/mlp/versions/1/placement"));
+        assertEquals("mlp", p.get("model").asText());
+        assertEquals(1, p.get("replicas").asInt());
+        assertEquals(1, p.get("ready").asInt());
+        JsonNode r = p.get("placement").get(0);
+        assertEquals("mlp@1#0", r.get("replica").asText());
+        assertEquals("test-node", r.get("node").asText());
+        assertEquals("default", r.get("region").asText());
+        assertTrue(r.get("ready").asBoolean());
+        assertEquals("ready", r.get("status").asText());
+        assertError(Http.get(node.url() + "/v1/models/mlp/versions/9/placement"), 404,
+                "version '9' of model 'mlp' is not deployed");
+    }
 }

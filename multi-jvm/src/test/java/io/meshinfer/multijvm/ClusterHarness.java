@@ -74,6 +74,7 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
             "pekko.coordinated-shutdown.phases.cluster-exiting.timeout", "2s");
 
     private static final String HOST = "127.0.0.1";
+    private static final String START_MARKER = "===== multi-jvm harness: start #";
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(3);
     private static final Duration POLL = Duration.ofMillis(250);
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -254,6 +255,26 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
         launch(n);
         awaitUp(n, Duration.ofSeconds(90));
         report.line("restarted %s: Up after %.1f s", name, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /**
+     * Starts every named node again at once (each stopped or killed before), on its own ports
+     * and data directory, as after a shutdown of the whole cluster: all are seeded with the
+     * same list, the named nodes in the order given, so the first forms the cluster when
+     * no other answers and the rest join it. Waits until each is an Up member.
+     */
+    public synchronized void restartAll(String... names) {
+        List<Node> batch = new ArrayList<>();
+        for (String name : names) {
+            batch.add(require(name, State.STOPPED, State.KILLED));
+        }
+        List<String> seeds = batch.stream().map(n -> HOST + ":" + n.transportPort).toList();
+        long t0 = System.nanoTime();
+        batch.forEach(n -> launch(n, seeds));
+        for (Node n : batch) {
+            awaitUp(n, Duration.ofSeconds(90));
+        }
+        report.line("restarted %s together: all Up after %.1f s", List.of(names), (System.nanoTime() - t0) / 1e9);
     }
 
     /** Whether the node's process is alive (paused counts as alive). */
@@ -509,6 +530,28 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
 
     // ---- logs ----
 
+    /** A node's data directory (its artifact store is {@code artifacts/}, its durable catalog {@code catalog-store/}). */
+    public Path dataDir(String name) {
+        return node(name).dataDir;
+    }
+
+    /** Whether the output of a node's latest start has a line containing {@code text}. */
+    public boolean logContains(String name, String text) {
+        try (Stream<String> lines = Files.lines(node(name).log, StandardCharsets.UTF_8)) {
+            boolean found = false;
+            for (String l : (Iterable<String>) lines::iterator) {
+                if (l.startsWith(START_MARKER)) {
+                    found = false; // an earlier start: only the latest counts
+                } else if (l.contains(text)) {
+                    found = true;
+                }
+            }
+            return found;
+        } catch (IOException | UncheckedIOException e) {
+            throw new IllegalStateException("cannot read the log of " + name + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The last {@code lines} lines of a node's log. */
     public String logTail(String name, int lines) {
         Path log = node(name).log;
@@ -599,8 +642,11 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
     // ---- internals ----
 
     private void launch(Node n) {
-        List<String> seeds = (n.order == 0 && n.starts == 0) ? List.of()
-                : nodes.values().stream().filter(o -> o != n).map(o -> HOST + ":" + o.transportPort).toList();
+        launch(n, (n.order == 0 && n.starts == 0) ? List.of()
+                : nodes.values().stream().filter(o -> o != n).map(o -> HOST + ":" + o.transportPort).toList());
+    }
+
+    private void launch(Node n, List<String> seeds) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(NODE_JVM_OPTIONS);
@@ -615,7 +661,7 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
         }
         try {
             Files.createDirectories(n.dataDir);
-            Files.writeString(n.log, "===== multi-jvm harness: start #" + (n.starts + 1) + " of " + n.name() + " at "
+            Files.writeString(n.log, START_MARKER + (n.starts + 1) + " of " + n.name() + " at "
                             + Instant.now() + "\n===== " + String.join(" ", cmd) + "\n", StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             n.process = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)

@@ -73,6 +73,30 @@ public record ClusterView(String self, String selfName, String region, String zo
                 List.copyOf(served), json);
     }
 
+    /** A model in the catalog: its deployed versions and the share of unpinned traffic each takes. */
+    public record ModelRouting(String model, List<String> versions, java.util.Map<String, Integer> weights) {
+    }
+
+    /** The catalog as this node sees it, by model name. */
+    public java.util.Map<String, ModelRouting> models() {
+        JsonNode n;
+        try {
+            n = MAPPER.readTree(raw);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        java.util.Map<String, ModelRouting> out = new java.util.TreeMap<>();
+        for (JsonNode m : n.path("models")) {
+            List<String> versions = new ArrayList<>();
+            m.path("versions").forEach(v -> versions.add(v.asText()));
+            java.util.Map<String, Integer> weights = new java.util.TreeMap<>();
+            m.path("weights").fields().forEachRemaining(e -> weights.put(e.getKey(), e.getValue().asInt()));
+            out.put(m.path("model").asText(), new ModelRouting(m.path("model").asText(), List.copyOf(versions),
+                    java.util.Map.copyOf(weights)));
+        }
+        return out;
+    }
+
     /** Names of the members that are Up and reachable from this node. */
     public Set<String> upNames() {
         return members.stream().filter(Member::upAndReachable).map(Member::name)
