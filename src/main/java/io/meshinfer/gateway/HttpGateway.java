@@ -367,6 +367,13 @@ public final class HttpGateway extends AllDirectives {
             return completeError(new InferenceException.ModelNotFound(
                     "version '" + version + "' of model '" + model + "' is not deployed"));
         }
+        var rollout = backend.catalog().model(model).flatMap(ModelEntry::activeRollout)
+                .filter(r -> r.from().equals(version) || r.to().equals(version));
+        if (rollout.isPresent()) {
+            return complete(json(StatusCodes.CONFLICT, mapper.createObjectNode().put("error", "version '" + version
+                    + "' of model '" + model + "' is in a rollout (" + rollout.get().from() + " -> "
+                    + rollout.get().to() + "); abort or finish it first")));
+        }
         return completeWithFuture(backend.undeploy(model, version).handle((done, error) -> {
             if (error != null) {
                 return errorResponse(asInferenceException(error));

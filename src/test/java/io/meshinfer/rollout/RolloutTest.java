@@ -243,7 +243,8 @@ class RolloutTest {
         assertEquals("2", pinned.version());
 
         Http.Reply undeploy = Http.delete(node.url() + "/v1/models/steered/versions/1");
-        assertTrue(undeploy.status() >= 400 && undeploy.body().contains("rollout"), undeploy.body());
+        assertEquals(409, undeploy.status(), undeploy.body());
+        assertTrue(undeploy.body().contains("abort or finish it first"), undeploy.body());
 
         Http.Reply promoted = Http.post(node.url() + "/v1/models/steered/rollout/promote", "");
         assertEquals(200, promoted.status(), promoted.body());
