@@ -90,7 +90,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final ArtifactScrubber scrubber;
     private final CompletableFuture<Integer> exited = new CompletableFuture<>();
     private volatile boolean shuttingDown;
-    private boolean leaveStarted;
+    private volatile boolean draining;
+    private volatile boolean leaveStarted;
     private final java.util.Set<String> blackholed = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile ServerBinding binding;
 
@@ -176,7 +177,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     }
 
     private void onIncarnationEnded(ClusterIncarnation inc) {
-        if (shuttingDown || inc == null || current.get() != inc) {
+        if (shuttingDown || leaveStarted || inc == null || current.get() != inc) {
             return;
         }
         if (exitWhenDowned) {
@@ -195,7 +196,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         long delay = Math.min(backoffMax.toMillis(), backoffMin.toMillis() * (1L << Math.min(attempt - 1, 10)));
         log.info("node {} rejoins its cluster in {} ms (attempt {})", settings.name(), delay, attempt);
         local.scheduler().scheduleOnce(Duration.ofMillis(delay), () -> {
-            if (shuttingDown || current.get() != ended) {
+            if (shuttingDown || leaveStarted || current.get() != ended) {
                 return;
             }
             try {
@@ -240,15 +241,23 @@ public final class MeshNode implements NodeBackend, InferenceService {
         return ConfigFactory.parseMap(overrides).withFallback(clusterConfig);
     }
 
-    /** First step of a graceful leave: stop taking HTTP connections, let requests in flight finish. */
+    /**
+     * First step of a graceful leave: report not ready, stop taking HTTP connections, and
+     * let the requests already taken finish (they are still served through the cluster: a
+     * request that reached the gateway as the drain began is answered, not refused).
+     */
     private CompletionStage<Done> drainHttp() {
-        shuttingDown = true;
+        draining = true;
         ServerBinding b = binding;
         if (b == null) {
+            shuttingDown = true;
             return CompletableFuture.completedFuture(Done.getInstance());
         }
         return b.unbind().thenCompose(u -> b.terminate(Duration.ofSeconds(10)))
-                .handle((t, e) -> Done.getInstance());
+                .handle((t, e) -> {
+                    shuttingDown = true;
+                    return Done.getInstance();
+                });
     }
 
 
@@ -403,7 +412,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
     @Override
     public boolean ready() {
         ClusterIncarnation inc = current.get();
-        return inc != null && !inc.ended() && inc.members().selfStatus().equals("Up") && inc.catalogSynced();
+        return !draining && inc != null && !inc.ended() && inc.members().selfStatus().equals("Up")
+                && inc.catalogSynced();
     }
 
     @Override
@@ -567,7 +577,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
             return exited;
         }
         leaveStarted = true;
-        shuttingDown = true;
+        draining = true; // requests already taken are still served; the drain refuses new ones after it
         log.info("node {} is leaving", settings.name());
         ClusterIncarnation inc = current.get();
         CompletionStage<Done> left = inc == null || inc.ended()
