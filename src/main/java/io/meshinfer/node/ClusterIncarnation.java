@@ -1,6 +1,7 @@
 package io.meshinfer.node;
 
 import com.typesafe.config.Config;
+import io.meshinfer.registry.Attestations;
 import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.routing.MemberInfo;
@@ -115,6 +116,8 @@ final class ClusterIncarnation {
                 config.getDuration("meshinfer.placement.retry-load-after"),
                 config.getDuration("meshinfer.placement.manifest-wait"),
                 config.getDuration("meshinfer.placement.stop-linger"));
+        system.systemActorOf(Attestations.create(pool.attestor(),
+                config.getDuration("meshinfer.attestation.write-timeout")), "attestations", Props.empty());
         ModelReplica.init(system, env, new PlacementStrategy(catalogView));
         system.systemActorOf(ReplicaReconciler.create(catalogView, locations, locationView,
                 config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());

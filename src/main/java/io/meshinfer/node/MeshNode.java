@@ -12,6 +12,9 @@ import io.meshinfer.gateway.HttpGateway;
 import io.meshinfer.gateway.NodeBackend;
 import io.meshinfer.registry.ArtifactFetcher;
 import io.meshinfer.registry.ArtifactStore;
+import io.meshinfer.registry.Attestation;
+import io.meshinfer.registry.AttestationSettings;
+import io.meshinfer.registry.Attestor;
 import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelManifest;
@@ -97,9 +100,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.routerSettings = RouterSettings.fromConfig(config);
         ArtifactFetcher fetcher = new ArtifactFetcher(resources.store(),
                 config.getDuration("meshinfer.placement.artifact-fetch-timeout"));
+        Attestor attestor = new Attestor(AttestationSettings.fromConfig(config), resources.runtime(), settings.name(),
+                settings.region(), this::clusterAddress);
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
                 BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
-                settings.zone(), routerSettings.maxRequestBytes(), served));
+                settings.zone(), routerSettings.maxRequestBytes(), served), attestor);
         this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
         this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
@@ -238,6 +243,13 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 .handle((t, e) -> Done.getInstance());
     }
 
+
+    /** This node's address in its current cluster membership ("" between memberships). */
+    private String clusterAddress() {
+        ClusterIncarnation inc = current.get();
+        return inc == null ? "" : org.apache.pekko.cluster.typed.Cluster.get(inc.system()).selfMember().address()
+                .toString();
+    }
 
     /** Orphaned replicas not re-attached within the grace period are released (the cluster moved them). */
     private void releaseStaleOrphans() {
@@ -390,7 +402,19 @@ public final class MeshNode implements NodeBackend, InferenceService {
                     Math.round(s.meanBatchRequests() * 100) / 100.0, r.batcher().outstanding()));
         }
         return new ClusterSnapshot(self, settings.name(), settings.region(), settings.zone(), islandMode(), leader,
-                members, replicas, localReplicas, new ArrayList<>(catalog.models().values()), served.lines());
+                members, replicas, localReplicas, new ArrayList<>(catalog.models().values()), served.lines(),
+                pool.attestor().all());
+    }
+
+    @Override
+    public Attestor attestor() {
+        return pool.attestor();
+    }
+
+    @Override
+    public List<Attestation> attestations(String model, String version) {
+        return pool.attestor().attestations(model, version,
+                catalog.manifest(model, version).map(ModelManifest::sha256).orElse(null));
     }
 
     @Override
