@@ -11,6 +11,7 @@ import io.meshinfer.gateway.ClusterSnapshot;
 import io.meshinfer.gateway.HttpGateway;
 import io.meshinfer.gateway.NodeBackend;
 import io.meshinfer.registry.ArtifactFetcher;
+import io.meshinfer.registry.ArtifactGc;
 import io.meshinfer.registry.ArtifactStore;
 import io.meshinfer.registry.Attestation;
 import io.meshinfer.registry.AttestationSettings;
@@ -142,6 +143,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         }
         node.local.scheduler().scheduleAtFixedRate(node.orphanGrace, node.orphanGrace,
                 node::releaseStaleOrphans, node.local.executionContext());
+        node.scheduleArtifactGc(config);
         log.info("node {} (region {}, zone {}) serving HTTP on {}", node.settings.name(), node.settings.region(),
                 node.settings.zone(), node.binding.localAddress());
         return node;
@@ -243,6 +245,23 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 .handle((t, e) -> Done.getInstance());
     }
 
+
+    /** Sweeps unreferenced artifacts every {@code meshinfer.artifacts.gc-interval}, on the blocking-IO dispatcher. */
+    private void scheduleArtifactGc(Config config) {
+        Duration interval = config.getDuration("meshinfer.artifacts.gc-interval");
+        ArtifactGc gc = new ArtifactGc(resources.store(), catalog, this::heldArtifacts,
+                () -> ready() && !islandMode(), config.getDuration("meshinfer.artifacts.gc-grace"),
+                java.time.Clock.systemUTC());
+        local.scheduler().scheduleWithFixedDelay(interval, interval, gc::sweep,
+                local.dispatchers().lookup(DispatcherSelector.blocking()));
+    }
+
+    /** Artifacts a loaded session or a pooled replica (attached or orphaned) holds. */
+    private java.util.Set<String> heldArtifacts() {
+        java.util.Set<String> held = new java.util.HashSet<>(resources.runtime().loadedSessions().keySet());
+        pool.all().forEach(r -> held.add(r.manifest().sha256()));
+        return held;
+    }
 
     /** This node's address in its current cluster membership ("" between memberships). */
     private String clusterAddress() {
