@@ -32,6 +32,11 @@ final class DeployCommand implements Callable<Integer> {
     @Option(names = "--file", required = true, description = "The ONNX file.")
     Path file;
 
+    @Option(names = "--golden", description = "Golden vectors (JSON: {\"inputs\": [tensors], \"outputs\": [tensors],"
+            + " \"tolerance\": 1e-4}, tensors as in an inference request) every node must reproduce before it serves"
+            + " this version (default: the receiving node records some from random inputs).")
+    Path golden;
+
     @Option(names = "--replicas", description = "Number of replicas (default 1).")
     Integer replicas;
 
@@ -54,6 +59,10 @@ final class DeployCommand implements Callable<Integer> {
             System.err.println("error: " + file + " is not a file");
             return 1;
         }
+        if (golden != null && !Files.isRegularFile(golden)) {
+            System.err.println("error: " + golden + " is not a file");
+            return 1;
+        }
         List<String> q = new ArrayList<>();
         if (replicas != null) {
             q.add("replicas=" + replicas);
@@ -70,7 +79,8 @@ final class DeployCommand implements Callable<Integer> {
         String path = "/v1/models/" + enc(model) + "/versions/" + enc(version) + (q.isEmpty() ? "" : "?" + String.join("&", q));
         GatewayClient client = new GatewayClient(gateway);
         System.out.println("uploading " + file + " (" + Files.size(file) + " bytes) to " + client.base());
-        GatewayClient.Reply r = client.putFile(path, file);
+        GatewayClient.Reply r = golden == null ? client.putFile(path, file)
+                : client.putMultipart(path, "model", file, "golden", Files.readAllBytes(golden));
         if (!r.ok()) {
             System.err.println("deploy failed (HTTP " + r.status() + "): " + Cli.errorText(r.body()));
             return 1;
@@ -78,6 +88,11 @@ final class DeployCommand implements Callable<Integer> {
         JsonNode m = new ObjectMapper().readTree(r.body());
         System.out.println("registered " + model + "@" + version + " sha256 " + m.path("sha256").asText()
                 + ", " + m.path("replicas").asInt() + " replica(s), batchable: " + m.path("batchable").asBoolean());
+        JsonNode g = m.path("golden");
+        System.out.println(g.isObject()
+                ? "golden vectors: " + g.path("samples").asInt() + " sample(s), " + g.path("source").asText()
+                        + ", tolerance " + g.path("tolerance").asText()
+                : "golden vectors: none (replicas are not checked for consistency)");
         if (waitSeconds <= 0) {
             return 0;
         }
