@@ -44,6 +44,11 @@ final class DeployCommand implements Callable<Integer> {
     @Option(names = "--file", required = true, description = "The ONNX file.")
     Path file;
 
+    @Option(names = "--golden", description = "Golden vectors (JSON: {\"inputs\": [tensors], \"outputs\": [tensors],"
+            + " \"tolerance\": 1e-4}, tensors as in an inference request) every node must reproduce before it serves"
+            + " this version (default: the receiving node records some from random inputs).")
+    Path golden;
+
     @Option(names = "--replicas", description = "Number of replicas (default 1).")
     Integer replicas;
 
@@ -69,6 +74,10 @@ final class DeployCommand implements Callable<Integer> {
             System.err.println("error: " + file + " is not a file");
             return 1;
         }
+        if (golden != null && !Files.isRegularFile(golden)) {
+            System.err.println("error: " + golden + " is not a file");
+            return 1;
+        }
         List<String> q = new ArrayList<>();
         if (replicas != null) {
             q.add("replicas=" + replicas);
@@ -88,12 +97,17 @@ final class DeployCommand implements Callable<Integer> {
         long size = Files.size(file);
         System.out.println("uploading " + file + " (" + size + " bytes) to " + client.base());
         GatewayClient.Reply r;
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("upload").setInitialMax(size)
-                .setUnit(" KiB", 1024).setConsumer(new ConsoleProgressBarConsumer(System.err)).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200)
-                .showSpeed().continuousUpdate().build()) {
-            r = client.putFile(path, file, bar::stepTo);
-            bar.stepTo(size);
-            bar.setExtraMessage(r.ok() ? " stored" : " refused");
+        if (golden != null) {
+            r = client.putMultipart(path, "model", file, "golden", Files.readAllBytes(golden));
+        } else {
+            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("upload").setInitialMax(size)
+                    .setUnit(" KiB", 1024).setConsumer(new ConsoleProgressBarConsumer(System.err))
+                    .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200)
+                    .showSpeed().continuousUpdate().build()) {
+                r = client.putFile(path, file, bar::stepTo);
+                bar.stepTo(size);
+                bar.setExtraMessage(r.ok() ? " stored" : " refused");
+            }
         }
         if (!r.ok()) {
             System.err.println("deploy failed (HTTP " + r.status() + "): " + Cli.errorText(r.body()));
@@ -102,6 +116,11 @@ final class DeployCommand implements Callable<Integer> {
         JsonNode m = MAPPER.readTree(r.body());
         System.out.println("registered " + model + "@" + version + " sha256 " + m.path("sha256").asText()
                 + ", " + m.path("replicas").asInt() + " replica(s), batchable: " + m.path("batchable").asBoolean());
+        JsonNode g = m.path("golden");
+        System.out.println(g.isObject()
+                ? "golden vectors: " + g.path("samples").asInt() + " sample(s), " + g.path("source").asText()
+                        + ", tolerance " + g.path("tolerance").asText()
+                : "golden vectors: none (replicas are not checked for consistency)");
         if (noWait || waitSeconds <= 0) {
             return 0;
         }

@@ -81,6 +81,27 @@ final class GatewayClient {
         }
     }
 
+    /**
+     * PUT as {@code multipart/form-data}: the part {@code fileField} streamed from {@code file},
+     * then the part {@code jsonField} holding {@code json}.
+     */
+    Reply putMultipart(String path, String fileField, Path file, String jsonField, byte[] json) throws IOException {
+        String boundary = "meshinfer-" + java.util.UUID.randomUUID();
+        String fileHead = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + fileField + "\"; filename=\""
+                + file.getFileName() + "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+        String jsonHead = "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + jsonField
+                + "\"\r\nContent-Type: application/json\r\n\r\n";
+        String end = "\r\n--" + boundary + "--\r\n";
+        HttpRequest.BodyPublisher body = HttpRequest.BodyPublishers.concat(
+                HttpRequest.BodyPublishers.ofString(fileHead, StandardCharsets.UTF_8),
+                HttpRequest.BodyPublishers.ofFile(file),
+                HttpRequest.BodyPublishers.ofString(jsonHead, StandardCharsets.UTF_8),
+                HttpRequest.BodyPublishers.ofByteArray(json),
+                HttpRequest.BodyPublishers.ofString(end, StandardCharsets.UTF_8));
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .PUT(body).timeout(Duration.ofMinutes(10)));
+    }
+
     Reply delete(String path) throws IOException {
         return send(HttpRequest.newBuilder(uri(path)).DELETE().timeout(Duration.ofSeconds(30)));
     }

@@ -32,7 +32,7 @@ final class StatusCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Prints the cluster status as three small tables. */
+    /** Prints the cluster status as small tables: members, replicas, models, attestation per version. */
     static void print(JsonNode s, PrintStream out) {
         out.println("cluster seen from " + s.path("selfName").asText() + " (" + s.path("self").asText() + ")");
         out.println();
@@ -60,6 +60,19 @@ final class StatusCommand implements Callable<Integer> {
                     split.append(split.length() == 0 ? "" : " ").append(e.getKey()).append('=')
                             .append(e.getValue().asInt()).append('%'));
             out.printf("%-24s %-20s %s%n", m.path("model").asText(), versions, split);
+        }
+        out.println();
+        out.printf("%-30s %-9s %-9s %s%n", "VERSION", "GOLDEN", "ATTESTED", "FAILED ON");
+        for (JsonNode m : s.path("models")) {
+            m.path("attestations").fields().forEachRemaining(e -> {
+                JsonNode a = e.getValue();
+                StringBuilder failed = new StringBuilder();
+                a.path("failed").forEach(n -> failed.append(failed.length() == 0 ? "" : ",").append(n.asText()));
+                out.printf("%-30s %-9s %-9s %s%n", m.path("model").asText() + "@" + e.getKey(),
+                        a.path("golden").asBoolean() ? "yes" : "no",
+                        a.path("passed").asInt() + "/" + a.path("attested").asInt(),
+                        failed.length() == 0 ? "-" : failed);
+            });
         }
     }
 }

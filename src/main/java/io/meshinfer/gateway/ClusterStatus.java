@@ -103,6 +103,7 @@ final class ClusterStatus {
             ObjectNode weights = o.putObject("weights");
             entry.weights().forEach(weights::put);
             o.put("epoch", entry.epoch());
+            o.set("attestations", AttestationStatus.summary(entry, s.attestations(), mapper));
         }
         ArrayNode served = n.putArray("served");
         for (ServedCounters.Line l : s.served()) {

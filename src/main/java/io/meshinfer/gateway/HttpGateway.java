@@ -7,6 +7,8 @@ import io.meshinfer.api.InferenceException;
 import io.meshinfer.protocol.OipBinary;
 import io.meshinfer.protocol.OipJson;
 import io.meshinfer.registry.ArtifactStore;
+import io.meshinfer.registry.Attestor;
+import io.meshinfer.registry.GoldenVectors;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.runtime.ModelLoadException;
@@ -41,7 +43,6 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.Materializer;
-import org.apache.pekko.stream.javadsl.FileIO;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -126,7 +127,10 @@ public final class HttpGateway extends AllDirectives {
                                 .slash(PathMatchers.segment()),
                         (model, version) -> concat(
                                 put(() -> deploy(model, version)),
-                                delete(() -> undeploy(model, version)))));
+                                delete(() -> undeploy(model, version)))),
+                path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
+                                .slash(PathMatchers.segment()).slash("attestations"),
+                        (model, version) -> get(() -> attestations(model, version))));
     }
 
     // ---- Open Inference Protocol ----
@@ -268,6 +272,7 @@ public final class HttpGateway extends AllDirectives {
         n.put("origin", m.originNode());
         n.set("inputs", specs(m.signature().inputs()));
         n.set("outputs", specs(m.signature().outputs()));
+        n.set("golden", AttestationStatus.golden(m.golden(), mapper));
         ModelEntry entry = backend.catalog().model(m.model()).orElse(null);
         n.put("weight", entry == null ? 0 : entry.weights().getOrDefault(m.version(), 0));
         return n;
@@ -291,9 +296,8 @@ public final class HttpGateway extends AllDirectives {
             }
             return withSizeLimit(maxModelBody, () -> extractRequestEntity(entity -> {
                 Path tmp = backend.store().newIncomingFile();
-                CompletionStage<HttpResponse> result = entity.getDataBytes()
-                        .runWith(FileIO.toPath(tmp), materializer)
-                        .thenApplyAsync(io -> commitAndInspect(tmp), backend.blocking())
+                CompletionStage<HttpResponse> result = DeployUpload.receive(entity, tmp, maxRequestBody, materializer)
+                        .thenApplyAsync(golden -> commitAndInspect(tmp, req, golden), backend.blocking())
                         .thenCompose(inspected -> register(req, options, inspected))
                         .exceptionally(error -> {
                             deleteQuietly(tmp);
@@ -313,22 +317,32 @@ public final class HttpGateway extends AllDirectives {
     private record DeployRequest(String model, String version) {
     }
 
-    /** A stored and inspected upload. */
-    private record Inspected(String sha256, long size, ModelSignature signature) {
+    /** A stored and inspected upload, with the golden vectors its manifest carries (null: none). */
+    private record Inspected(String sha256, long size, ModelSignature signature, GoldenVectors golden) {
     }
 
-    private Inspected commitAndInspect(Path tmp) {
+    /**
+     * Stores the upload and inspects it: with supplied golden vectors ({@code goldenJson}),
+     * checks the model reproduces them; without, records golden vectors unless the same
+     * bytes are deployed under this version with golden vectors already (which are kept).
+     */
+    private Inspected commitAndInspect(Path tmp, DeployRequest req, byte[] goldenJson) {
         try {
             long size = Files.size(tmp);
             if (size == 0) {
                 throw new InferenceException.InvalidInput("the model file is empty (0 bytes)");
             }
+            GoldenVectors supplied = goldenJson == null ? null : suppliedGolden(goldenJson);
             String sha = backend.store().commit(tmp);
             Path stored = backend.store().verifiedPath(sha).orElseThrow(() ->
                     new InferenceException.Internal("the uploaded model vanished from the artifact store"));
+            Optional<GoldenVectors> kept = backend.catalog().manifest(req.model(), req.version())
+                    .filter(e -> e.sha256().equals(sha)).map(ModelManifest::golden);
             try {
-                return new Inspected(sha, size, backend.runtime().inspect(sha, stored));
-            } catch (ModelLoadException e) {
+                Attestor.Inspection i = backend.attestor().inspect(sha, stored, supplied,
+                        supplied == null && kept.isEmpty());
+                return new Inspected(sha, size, i.signature(), i.golden() != null ? i.golden() : kept.orElse(null));
+            } catch (ModelLoadException | InferenceException.InvalidInput e) {
                 if (backend.catalog().manifests().stream().noneMatch(m -> m.sha256().equals(sha))) {
                     backend.store().delete(sha);
                 }
@@ -352,7 +366,8 @@ public final class HttpGateway extends AllDirectives {
         }
         ModelManifest manifest = new ModelManifest(req.model(), req.version(), inspected.sha256(), inspected.size(),
                 inspected.signature(), options.replicas(), options.regions(), options.maxBatch(),
-                options.maxDelayMillis(), backend.nodeName(), System.currentTimeMillis(), "anonymous");
+                options.maxDelayMillis(), backend.nodeName(), System.currentTimeMillis(), "anonymous",
+                inspected.golden());
         return backend.deploy(manifest).handle((done, error) -> {
             if (error != null) {
                 return errorResponse(asInferenceException(error));
@@ -360,6 +375,30 @@ public final class HttpGateway extends AllDirectives {
             log.info("deployed {} ({} replicas, sha256 {})", manifest.key(), manifest.replicas(), manifest.sha256());
             return json(existing.isPresent() ? StatusCodes.OK : StatusCodes.CREATED, manifestJson(manifest));
         });
+    }
+
+    /** Golden vectors from a deploy's JSON part; the tolerance defaults to the node's. */
+    private GoldenVectors suppliedGolden(byte[] body) {
+        OipJson.GoldenBody g = json.decodeGolden(body);
+        java.util.Map<String, io.meshinfer.tensor.Tensor> inputs = new java.util.HashMap<>();
+        g.inputs().forEach(t -> inputs.put(t.name(), t.tensor()));
+        java.util.Map<String, io.meshinfer.tensor.Tensor> outputs = new java.util.HashMap<>();
+        g.outputs().forEach(t -> outputs.put(t.name(), t.tensor()));
+        double tolerance = g.tolerance() != null ? g.tolerance() : backend.attestor().settings().tolerance();
+        return new GoldenVectors(java.util.List.of(new GoldenVectors.Sample(inputs, outputs)), tolerance,
+                GoldenVectors.SUPPLIED);
+    }
+
+    /** Every node's consistency attestation of one version against its golden vectors. */
+    private Route attestations(String model, String version) {
+        Optional<ModelManifest> m = backend.catalog().manifest(model, version);
+        if (m.isEmpty()) {
+            return completeError(new InferenceException.ModelNotFound(backend.catalog().model(model).isEmpty()
+                    ? "model '" + model + "' is not deployed"
+                    : "version '" + version + "' of model '" + model + "' is not deployed"));
+        }
+        return completeJson(StatusCodes.OK, AttestationStatus.toJson(m.get(),
+                backend.attestations(model, version), mapper));
     }
 
     private Route undeploy(String model, String version) {

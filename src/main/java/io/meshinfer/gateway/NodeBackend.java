@@ -1,6 +1,8 @@
 package io.meshinfer.gateway;
 
 import io.meshinfer.registry.ArtifactStore;
+import io.meshinfer.registry.Attestation;
+import io.meshinfer.registry.Attestor;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.routing.InferenceService;
@@ -59,6 +61,16 @@ public interface NodeBackend {
     boolean versionReady(String model, String version);
 
     ClusterSnapshot clusterSnapshot();
+
+    /** Golden vectors and consistency attestation on this node (records and checks them at deploy). */
+    Attestor attestor();
+
+    /**
+     * The latest attestation result of every node that checked its replica of this version
+     * against the version's golden vectors, sorted by node; empty when none did (or the
+     * version has no golden vectors).
+     */
+    List<Attestation> attestations(String model, String version);
 
     /** Network fault injection, present only when test mode is on. */
     Optional<TestControl> testControl();

@@ -1,6 +1,7 @@
 package io.meshinfer.node;
 
 import com.typesafe.config.Config;
+import io.meshinfer.registry.Attestations;
 import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.routing.MemberInfo;
@@ -122,6 +123,8 @@ final class ClusterIncarnation {
                 config.getDuration("meshinfer.placement.retry-load-after"),
                 config.getDuration("meshinfer.placement.manifest-wait"),
                 config.getDuration("meshinfer.placement.stop-linger"));
+        system.systemActorOf(Attestations.create(pool.attestor(),
+                config.getDuration("meshinfer.attestation.write-timeout")), "attestations", Props.empty());
         ModelReplica.init(system, env, new PlacementStrategy(catalogView));
         system.systemActorOf(ReplicaReconciler.create(catalogView, locations, locationView,
                 config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());
@@ -131,7 +134,7 @@ final class ClusterIncarnation {
         system.scheduler().scheduleWithFixedDelay(Duration.ofSeconds(10), Duration.ofSeconds(10),
                 () -> stats.retain(inRollout(catalogView)), system.executionContext());
         ActorRef<RolloutManager.Command> rolloutManager = RolloutManager.init(system, rolloutSettings, locationView,
-                members, RolloutManager.AttestationCheck.NONE, settings.name(), ModelReplica.REPLICA_HOST_ROLE);
+                members, attestationCheck(pool), settings.name(), ModelReplica.REPLICA_HOST_ROLE);
         Router router = new Router(system, catalogView, locationView, members, pool,
                 new Router.Self(selfAddress, settings.name(), settings.region(), settings.zone()),
                 RouterSettings.fromConfig(config), catalogSynced::get, stats, rolloutSettings.mirrorMaxInFlight());
@@ -176,6 +179,33 @@ final class ClusterIncarnation {
             log.warn("this node's cluster membership ended: {}", why);
             onEnded.run();
         }
+    }
+
+    /**
+     * A version is attested when every node holding a ready replica of it published a passing
+     * check of its golden vectors for exactly its bytes (a version without golden vectors
+     * is not checked). Rollouts wait for this before they move traffic.
+     */
+    private static RolloutManager.AttestationCheck attestationCheck(ReplicaPool pool) {
+        return (manifest, nodes) -> {
+            if (manifest.golden() == null) {
+                return java.util.Optional.empty();
+            }
+            java.util.Map<String, io.meshinfer.registry.Attestation> byNode = new java.util.HashMap<>();
+            for (io.meshinfer.registry.Attestation a : pool.attestor().attestations(manifest.model(),
+                    manifest.version(), manifest.sha256())) {
+                byNode.put(a.node(), a);
+            }
+            List<String> missing = new ArrayList<>();
+            for (String node : nodes) {
+                io.meshinfer.registry.Attestation a = byNode.get(node);
+                if (a == null || !a.passed()) {
+                    missing.add(node + (a == null ? " (no result yet)" : " (failed: " + a.detail() + ")"));
+                }
+            }
+            return missing.isEmpty() ? java.util.Optional.empty()
+                    : java.util.Optional.of("not attested on " + String.join(", ", missing));
+        };
     }
 
     /** The versions ("model@version") in an active rollout, whose statistics nodes keep. */

@@ -13,7 +13,11 @@ import io.meshinfer.gateway.NodeBackend;
 import io.meshinfer.registry.ArtifactFetcher;
 import io.meshinfer.registry.ArtifactScrubber;
 import io.meshinfer.registry.ArtifactSettings;
+import io.meshinfer.registry.ArtifactGc;
 import io.meshinfer.registry.ArtifactStore;
+import io.meshinfer.registry.Attestation;
+import io.meshinfer.registry.AttestationSettings;
+import io.meshinfer.registry.Attestor;
 import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelManifest;
@@ -109,9 +113,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
         ArtifactFetcher fetcher = new ArtifactFetcher(resources.store(), local, artifacts,
                 new ArtifactPeers(catalog, current::get));
         this.scrubber = new ArtifactScrubber(resources.store(), fetcher, catalog, this::peerUrls, blocking);
+        Attestor attestor = new Attestor(AttestationSettings.fromConfig(config), resources.runtime(), settings.name(),
+                settings.region(), this::clusterAddress);
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
                 BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
-                settings.zone(), routerSettings.maxRequestBytes(), served));
+                settings.zone(), routerSettings.maxRequestBytes(), served), attestor);
         this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
         this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
@@ -151,6 +157,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 node::releaseStaleOrphans, node.local.executionContext());
         node.artifacts.scrubInterval().ifPresent(every -> node.local.scheduler().scheduleWithFixedDelay(every, every,
                 node::scrubArtifacts, node.local.executionContext()));
+        node.scheduleArtifactGc(config);
         log.info("node {} (region {}, zone {}) serving HTTP on {}", node.settings.name(), node.settings.region(),
                 node.settings.zone(), node.binding.localAddress());
         return node;
@@ -274,6 +281,30 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private List<String> peerUrls() {
         ClusterIncarnation inc = current.get();
         return inc == null ? List.of() : ClusterIncarnation.peerUrls(inc.members());
+    }
+
+    /** Sweeps unreferenced artifacts every {@code meshinfer.artifacts.gc-interval}, on the blocking-IO dispatcher. */
+    private void scheduleArtifactGc(Config config) {
+        Duration interval = config.getDuration("meshinfer.artifacts.gc-interval");
+        ArtifactGc gc = new ArtifactGc(resources.store(), catalog, this::heldArtifacts,
+                () -> ready() && !islandMode(), config.getDuration("meshinfer.artifacts.gc-grace"),
+                java.time.Clock.systemUTC());
+        local.scheduler().scheduleWithFixedDelay(interval, interval, gc::sweep,
+                local.dispatchers().lookup(DispatcherSelector.blocking()));
+    }
+
+    /** Artifacts a loaded session or a pooled replica (attached or orphaned) holds. */
+    private java.util.Set<String> heldArtifacts() {
+        java.util.Set<String> held = new java.util.HashSet<>(resources.runtime().loadedSessions().keySet());
+        pool.all().forEach(r -> held.add(r.manifest().sha256()));
+        return held;
+    }
+
+    /** This node's address in its current cluster membership ("" between memberships). */
+    private String clusterAddress() {
+        ClusterIncarnation inc = current.get();
+        return inc == null ? "" : org.apache.pekko.cluster.typed.Cluster.get(inc.system()).selfMember().address()
+                .toString();
     }
 
     /** Orphaned replicas not re-attached within the grace period are released (the cluster moved them). */
@@ -461,7 +492,19 @@ public final class MeshNode implements NodeBackend, InferenceService {
                     Math.round(s.meanBatchRequests() * 100) / 100.0, r.batcher().outstanding()));
         }
         return new ClusterSnapshot(self, settings.name(), settings.region(), settings.zone(), islandMode(), leader,
-                members, replicas, localReplicas, new ArrayList<>(catalog.models().values()), served.lines());
+                members, replicas, localReplicas, new ArrayList<>(catalog.models().values()), served.lines(),
+                pool.attestor().all());
+    }
+
+    @Override
+    public Attestor attestor() {
+        return pool.attestor();
+    }
+
+    @Override
+    public List<Attestation> attestations(String model, String version) {
+        return pool.attestor().attestations(model, version,
+                catalog.manifest(model, version).map(ModelManifest::sha256).orElse(null));
     }
 
     @Override

@@ -35,7 +35,8 @@ import java.util.regex.Pattern;
 /**
  * The JSON codec of the Open Inference Protocol (KServe v2): inference request and
  * response bodies to and from {@link InferenceRequest} and {@link InferenceResponse}, for
- * the gateway (decode requests, encode responses) and for clients (the reverse).
+ * the gateway (decode requests, encode responses) and for clients (the reverse); and the
+ * golden vectors a deploy may supply ({@link #decodeGolden}), in the same tensor form.
  *
  * <p>Built for the hot path: Jackson's streaming parser and generator, tensor data parsed
  * straight into a primitive array of the declared datatype and written straight from it,
@@ -375,6 +376,103 @@ public final class OipJson {
         } catch (IOException e) {
             throw invalid("unreadable response body: " + e.getMessage());
         }
+    }
+
+    /**
+     * Golden vectors as a deploy supplies them: model inputs, the outputs expected for them,
+     * and the absolute tolerance of floating-point outputs (null: the node's default).
+     */
+    public record GoldenBody(List<NamedTensor> inputs, List<NamedTensor> outputs, Double tolerance) {
+        public GoldenBody {
+            inputs = List.copyOf(inputs);
+            outputs = List.copyOf(outputs);
+        }
+    }
+
+    /**
+     * Decodes golden vectors, {@code {"inputs": [tensors], "outputs": [tensors],
+     * "tolerance": x}}, tensors as in inference bodies (one run: a row or a batch).
+     *
+     * @throws InvalidInput for any malformed body, naming the tensor and field at fault
+     */
+    public GoldenBody decodeGolden(byte[] body) {
+        int end = body == null ? 0 : body.length;
+        try (JsonParser p = open(body, end, "golden vectors")) {
+            List<NamedTensor> inputs = null;
+            List<NamedTensor> outputs = null;
+            Double tolerance = null;
+            boolean seenTolerance = false;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken v = p.nextToken();
+                switch (field) {
+                    case "inputs" -> {
+                        if (inputs != null) {
+                            throw duplicateField(field);
+                        }
+                        inputs = readTensors(p, v, body, end, null, Role.INPUT);
+                    }
+                    case "outputs" -> {
+                        if (outputs != null) {
+                            throw duplicateField(field);
+                        }
+                        outputs = readTensors(p, v, body, end, null, Role.OUTPUT);
+                    }
+                    case "tolerance" -> {
+                        seenTolerance = once(seenTolerance, field);
+                        if (v == JsonToken.VALUE_NUMBER_INT || v == JsonToken.VALUE_NUMBER_FLOAT) {
+                            tolerance = p.getDoubleValue();
+                            if (!(tolerance >= 0) || tolerance.isInfinite()) {
+                                throw invalid("\"tolerance\" must be a finite number >= 0, not " + p.getText());
+                            }
+                        } else if (v != JsonToken.VALUE_NULL) {
+                            throw invalid("\"tolerance\" must be a number (the largest absolute difference"
+                                    + " allowed in floating-point outputs)");
+                        }
+                    }
+                    default -> p.skipChildren();
+                }
+            }
+            expectEnd(p);
+            if (inputs == null || inputs.isEmpty()) {
+                throw invalid("golden vectors need \"inputs\": the model inputs of one run");
+            }
+            if (outputs == null || outputs.isEmpty()) {
+                throw invalid("golden vectors need \"outputs\": the outputs the model must produce for the inputs");
+            }
+            return new GoldenBody(inputs, outputs, tolerance);
+        } catch (JsonProcessingException e) {
+            throw malformed(e);
+        } catch (IOException e) {
+            throw invalid("unreadable golden vectors: " + e.getMessage());
+        }
+    }
+
+    /** Encodes golden vectors as {@link #decodeGolden} reads them; a null tolerance is left out. */
+    public byte[] encodeGolden(GoldenBody golden) {
+        List<NamedTensor> all = new ArrayList<>(golden.inputs());
+        all.addAll(golden.outputs());
+        ByteArrayBuilder out = new ByteArrayBuilder(sizeHint(all, name -> false));
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeArrayFieldStart("inputs");
+            for (NamedTensor t : golden.inputs()) {
+                writeTensor(g, t, false);
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("outputs");
+            for (NamedTensor t : golden.outputs()) {
+                writeTensor(g, t, false);
+            }
+            g.writeEndArray();
+            if (golden.tolerance() != null) {
+                g.writeNumberField("tolerance", golden.tolerance());
+            }
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
     }
 
     /** The error body {@code {"error": message}}. */

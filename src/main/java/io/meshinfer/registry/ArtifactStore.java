@@ -57,6 +57,11 @@ public final class ArtifactStore {
         return dir;
     }
 
+    /** Where uploads and fetches are written before {@link #commit}: {@code <dir>/incoming/*.part}. */
+    public Path incomingDirectory() {
+        return incoming;
+    }
+
     /** A fresh temporary file to write an upload into before {@link #commit}. */
     public Path newIncomingFile() {
         return incoming.resolve(UUID.randomUUID() + ".part");
@@ -82,6 +87,8 @@ public final class ArtifactStore {
         Path target = fileFor(sha);
         if (Files.exists(target)) {
             Files.delete(file);
+            // a fresh upload of bytes already here: the garbage collector's grace starts again
+            Files.setLastModifiedTime(target, java.nio.file.attribute.FileTime.from(java.time.Instant.now()));
             return;
         }
         try {

@@ -9,7 +9,8 @@ import java.util.regex.Pattern;
 /**
  * Everything the cluster knows about one deployed model version: its artifact (sha256,
  * size), signature, placement (replica count, allowed regions; empty means any), batching
- * overrides (null keeps the node default), and who deployed it from which node, when.
+ * overrides (null keeps the node default), who deployed it from which node, when, and its
+ * golden vectors (null: none), which every node checks its replica against before serving.
  */
 public record ModelManifest(
         String model,
@@ -23,7 +24,8 @@ public record ModelManifest(
         Long maxDelayMillis,
         String originNode,
         long deployedAtMillis,
-        String deployedBy) {
+        String deployedBy,
+        GoldenVectors golden) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 

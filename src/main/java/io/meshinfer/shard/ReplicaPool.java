@@ -3,6 +3,7 @@ package io.meshinfer.shard;
 import io.meshinfer.batching.BatchPolicy;
 import io.meshinfer.batching.Batcher;
 import io.meshinfer.registry.ArtifactFetcher;
+import io.meshinfer.registry.Attestor;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.runtime.LoadedModel;
 import io.meshinfer.runtime.ModelLoadException;
@@ -32,6 +33,8 @@ import org.slf4j.LoggerFactory;
  * downs this node, its replicas are orphaned rather than stopped, so the node keeps
  * serving local requests in island mode and a replica allocated here again after the
  * rejoin is warm at once. Orphans that are not re-attached are released by the owner.
+ * A freshly loaded session is checked against its version's golden vectors before its
+ * batcher starts; one that deviates beyond their tolerance is released and never serves.
  *
  * <p>Thread-safe. Loads run on the blocking executor; batchers run on the process's
  * materializer, which outlives every cluster incarnation.
@@ -45,6 +48,7 @@ public final class ReplicaPool implements AutoCloseable {
     private final Executor blocking;
     private final BatchPolicy defaults;
     private final PooledReplica.Place place;
+    private final Attestor attestor;
     private final Map<String, Slot> slots = new ConcurrentHashMap<>();
 
     /** A replica being loaded, or loaded. */
@@ -56,14 +60,19 @@ public final class ReplicaPool implements AutoCloseable {
         }
     }
 
+    /**
+     * @param attestor checks each loaded session against its version's golden vectors
+     *     before the replica serves, and keeps this process's results across memberships
+     */
     public ReplicaPool(ModelRuntime runtime, ArtifactFetcher fetcher, Materializer materializer, Executor blocking,
-                       BatchPolicy defaults, PooledReplica.Place place) {
+                       BatchPolicy defaults, PooledReplica.Place place, Attestor attestor) {
         this.runtime = runtime;
         this.fetcher = fetcher;
         this.materializer = materializer;
         this.blocking = blocking;
         this.defaults = defaults;
         this.place = place;
+        this.attestor = attestor;
     }
 
     public PooledReplica.Place place() {
@@ -72,6 +81,10 @@ public final class ReplicaPool implements AutoCloseable {
 
     public BatchPolicy defaults() {
         return defaults;
+    }
+
+    public Attestor attestor() {
+        return attestor;
     }
 
     /**
@@ -103,9 +116,15 @@ public final class ReplicaPool implements AutoCloseable {
         try {
             Path file = fetcher.ensure(manifest.sha256(), manifest.sizeBytes(), peers);
             LoadedModel model = runtime.acquire(manifest.sha256(), file);
-            BatchPolicy policy = defaults.withOverrides(manifest.maxBatch(), manifest.maxDelayMillis());
-            Batcher batcher = Batcher.start(entityId, model, policy, blocking, materializer);
-            return new PooledReplica(entityId, manifest, model, batcher, place);
+            try {
+                attestor.attest(manifest, model); // a session that deviates from the golden vectors never serves
+                BatchPolicy policy = defaults.withOverrides(manifest.maxBatch(), manifest.maxDelayMillis());
+                Batcher batcher = Batcher.start(entityId, model, policy, blocking, materializer);
+                return new PooledReplica(entityId, manifest, model, batcher, place);
+            } catch (ModelLoadException | RuntimeException e) {
+                runtime.release(model);
+                throw e;
+            }
         } catch (IOException | ModelLoadException e) {
             throw new CompletionException(e);
         }
@@ -142,8 +161,8 @@ public final class ReplicaPool implements AutoCloseable {
     /** The replica if it is loaded and serving (attached or orphaned). */
     public Optional<PooledReplica> ready(String entityId) {
         Slot slot = slots.get(entityId);
-        if (slot == null) {
-            return Optional.empty();
+        if (slot == null || slot.ready.isCompletedExceptionally()) {
+            return Optional.empty(); // a failed load (e.g. a failed attestation) is not a replica
         }
         PooledReplica r = slot.ready.getNow(null);
         return r != null && r.serving() ? Optional.of(r) : Optional.empty();
@@ -153,8 +172,8 @@ public final class ReplicaPool implements AutoCloseable {
     public List<PooledReplica> all() {
         Map<String, PooledReplica> out = new TreeMap<>();
         slots.forEach((id, s) -> {
-            PooledReplica r = s.ready.getNow(null);
-            if (r != null && !s.ready.isCompletedExceptionally()) {
+            PooledReplica r = s.ready.isCompletedExceptionally() ? null : s.ready.getNow(null);
+            if (r != null) {
                 out.put(id, r);
             }
         });

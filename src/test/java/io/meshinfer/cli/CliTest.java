@@ -87,6 +87,33 @@ class CliTest {
     }
 
     @Test
+    void deployWithGoldenVectorsAndStatusShowsTheAttestation(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("mlp.onnx");
+        Files.write(model, TestModels.mlp());
+        float[] x = {1, 2, 3, 4};
+        float[] y = TestModels.mlpReference(x, 1);
+        Path golden = dir.resolve("golden.json");
+        Files.writeString(golden, "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,4],\"datatype\":\"FP32\","
+                + "\"data\":[1,2,3,4]}],\"outputs\":[{\"name\":\"y\",\"shape\":[1,3],\"datatype\":\"FP32\","
+                + "\"data\":[" + y[0] + "," + y[1] + "," + y[2] + "]}],\"tolerance\":0.001}");
+        Run deployed = run("deploy", "--gateway", node.url(), "--model", "cli-golden", "--version", "1",
+                "--file", model.toString(), "--golden", golden.toString());
+        assertEquals(0, deployed.code(), deployed.err());
+        assertTrue(deployed.out().contains("golden vectors: 1 sample(s), supplied, tolerance 0.001"), deployed.out());
+        assertTrue(deployed.out().contains("cli-golden@1 is ready"), deployed.out());
+
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+                run("status", "--gateway", node.url()).out().matches("(?s).*cli-golden@1 +yes +1/1 +-.*"));
+
+        Files.writeString(golden, Files.readString(golden).replace("[1,2,3,4]", "[4,3,2,1]"));
+        Run refused = run("deploy", "--gateway", node.url(), "--model", "cli-golden", "--version", "2",
+                "--file", model.toString(), "--golden", golden.toString());
+        assertEquals(1, refused.code());
+        assertTrue(refused.err().contains("HTTP 400"), refused.err());
+        assertTrue(refused.err().contains("does not reproduce the supplied golden vectors"), refused.err());
+    }
+
+    @Test
     void failuresAreReportedWithTheGatewaysMessageAndExitCode1(@TempDir Path dir) throws Exception {
         Path bad = dir.resolve("bad.onnx");
         Files.writeString(bad, "not a model");

@@ -135,6 +135,31 @@ class TwoRegionClusterTest {
     }
 
     @Test
+    void everyNodeAttestsItsReplicaAndEveryNodeSeesAllResults() throws Exception {
+        Http.Reply r = Http.put(a.url() + "/v1/models/attested/versions/1?replicas=2", TestModels.mlp());
+        assertEquals(201, r.status(), r.body());
+        assertEquals("recorded by node-a", JSON.readTree(r.body()).at("/golden/source").asText());
+        for (TestNode n : List.of(a, b)) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                JsonNode nodes = JSON.readTree(Http.get(n.url() + "/v1/models/attested/versions/1/attestations")
+                        .body()).get("nodes");
+                return nodes.size() == 2 && nodes.get(0).get("node").asText().equals("node-a")
+                        && nodes.get(1).get("node").asText().equals("node-b")
+                        && nodes.get(0).get("passed").asBoolean() && nodes.get(1).get("passed").asBoolean()
+                        && nodes.get(1).get("region").asText().equals("b");
+            });
+        }
+        assertEquals(List.of("node-a", "node-b"), a.node().attestations("attested", "1").stream()
+                .map(io.meshinfer.registry.Attestation::node).toList());
+
+        assertEquals(200, Http.delete(a.url() + "/v1/models/attested/versions/1").status());
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.node().attestor().view().of("attested", "1").isEmpty()
+                && b.node().attestor().view().of("attested", "1").isEmpty()
+                && a.node().attestor().local().stream().noneMatch(x -> x.model().equals("attested"))
+                && b.node().attestor().local().stream().noneMatch(x -> x.model().equals("attested")));
+    }
+
+    @Test
     void localReplicasAreCalledDirectly() throws Exception {
         assertEquals(201, Http.put(a.url() + "/v1/models/local/versions/1?replicas=2", TestModels.mlp()).status());
         await().atMost(Duration.ofSeconds(30)).until(() ->

@@ -11,6 +11,8 @@ import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.node.MeshConfig;
+import io.meshinfer.registry.Attestation;
+import io.meshinfer.registry.GoldenVectors;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.runtime.ModelSignature;
@@ -21,10 +23,14 @@ import io.meshinfer.tensor.NamedTensor;
 import io.meshinfer.tensor.Tensor;
 import java.io.NotSerializableException;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.cluster.ddata.LWWMap;
+import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
+import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
@@ -104,9 +110,87 @@ class KryoSerializerTest {
                 List.of(new TensorSpec("x", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(4)))),
                 List.of(new TensorSpec("y", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(3)))));
         ModelManifest m = new ModelManifest("m", "1", "ab".repeat(32), 123, sig, 2, Set.of("eu"), 8, null,
-                "n1", 42L, "alice");
+                "n1", 42L, "alice", null);
         ModelEntry e = ModelEntry.empty("m").withVersion(m);
         assertEquals(e, roundTrip(e));
+    }
+
+    private static GoldenVectors golden() {
+        return new GoldenVectors(List.of(
+                new GoldenVectors.Sample(Map.of("x", Tensor.ofFloats(new long[] {1, 4}, 0.5f, -1f, 2f, Float.NaN)),
+                        Map.of("y", Tensor.ofFloats(new long[] {1, 3}, 1f, 2f, 3f),
+                                "cls", Tensor.ofLongs(new long[] {1}, 2))),
+                new GoldenVectors.Sample(Map.of("x", Tensor.ofFloats(new long[] {2, 4}, 1, 2, 3, 4, 5, 6, 7, 8),
+                        "mask", Tensor.ofBooleans(new long[] {2}, true, false), "ids",
+                        Tensor.ofLongs(new long[] {2, 2}, 0, 1, 1, 0)),
+                        Map.of("y", Tensor.ofFloats(new long[] {2, 3}, 1, 2, 3, 4, 5, 6)))),
+                1e-4, GoldenVectors.recordedBy("n1"));
+    }
+
+    private static ModelManifest manifestWithGolden() {
+        ModelSignature sig = ModelSignature.of(
+                List.of(new TensorSpec("x", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(4)))),
+                List.of(new TensorSpec("y", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(3)))));
+        return new ModelManifest("m", "2", "cd".repeat(32), 456, sig, 1, Set.of(), null, 5L, "n1", 43L, "bob",
+                golden());
+    }
+
+    @Test
+    void manifestWithGoldenVectorsRoundTrips() throws Exception {
+        ModelManifest m = manifestWithGolden();
+        ModelEntry e = ModelEntry.empty("m").withVersion(m);
+        ModelEntry back = (ModelEntry) roundTrip(e);
+        ModelManifest b = back.version("2").orElseThrow();
+        assertEquals(m.sha256(), b.sha256());
+        assertEquals(m.maxDelayMillis(), b.maxDelayMillis());
+        assertEquals(m.signature(), b.signature());
+        assertTrue(m.golden().contentEquals(b.golden()), "golden vectors survive the wire");
+        assertEquals(1e-4, b.golden().tolerance());
+        assertEquals("recorded by n1", b.golden().source());
+    }
+
+    @Test
+    void catalogAndAttestationMapsReplicateThroughDistributedDataSerializers() throws Exception {
+        // Distributed Data wraps our values in its own protobuf, which calls Kryo for each value
+        SelfUniqueAddress self = DistributedData.get(TESTKIT.system()).selfUniqueAddress();
+        LWWMap<String, ModelEntry> catalog = LWWMap.<String, ModelEntry>create()
+                .put(self, "m", ModelEntry.empty("m").withVersion(manifestWithGolden()));
+        Serializer s = SERIALIZATION.findSerializerFor(catalog);
+        @SuppressWarnings("unchecked")
+        LWWMap<String, ModelEntry> back = (LWWMap<String, ModelEntry>) SERIALIZATION.deserialize(s.toBinary(catalog),
+                s.identifier(), Serializers.manifestFor(s, catalog)).get();
+        assertTrue(golden().contentEquals(back.get("m").get().version("2").orElseThrow().golden()));
+
+        Attestation a = new Attestation("m", "2", "cd".repeat(32), "n1", "pekko://meshinfer@127.0.0.1:25520", "eu",
+                false, Double.POSITIVE_INFINITY, 1e-4, "output 'y' is FP32[1, 4], the golden vectors expect"
+                + " FP32[1, 3]", 1_700_000_000_000L, "onnxruntime 1.23.2");
+        assertEquals(a, roundTrip(a));
+        LWWMap<String, Attestation> attestations = LWWMap.<String, Attestation>create().put(self, a.key(), a);
+        Serializer s2 = SERIALIZATION.findSerializerFor(attestations);
+        @SuppressWarnings("unchecked")
+        LWWMap<String, Attestation> back2 = (LWWMap<String, Attestation>) SERIALIZATION.deserialize(
+                s2.toBinary(attestations), s2.identifier(), Serializers.manifestFor(s2, attestations)).get();
+        assertEquals(a, back2.get(a.key()).get());
+    }
+
+    @Test
+    void corruptedGoldenVectorsAreRefusedOrDecodedButNeverCrash() throws Exception {
+        KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
+        byte[] valid = kryo.toBinary(ModelEntry.empty("m").withVersion(manifestWithGolden()));
+        Random rnd = new Random(11);
+        for (int i = 0; i < 5000; i++) {
+            byte[] bytes = valid.clone();
+            for (int flips = 1 + rnd.nextInt(4); flips > 0; flips--) {
+                bytes[rnd.nextInt(bytes.length)] = (byte) rnd.nextInt(256);
+            }
+            try {
+                kryo.fromBinary(bytes, "");
+            } catch (NotSerializableException refused) {
+                assertTrue(refused.getMessage().startsWith("refused a message"), refused.getMessage());
+            }
+        }
+        byte[] truncated = java.util.Arrays.copyOf(valid, valid.length - 9);
+        assertThrows(NotSerializableException.class, () -> kryo.fromBinary(truncated, ""));
     }
 
     @Test

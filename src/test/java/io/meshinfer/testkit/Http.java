@@ -34,6 +34,26 @@ public final class Http {
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(body)));
     }
 
+    /** One part of a {@code multipart/form-data} body. */
+    public record Part(String name, String contentType, byte[] body) {
+    }
+
+    /** PUT as {@code multipart/form-data} with these parts, in order. */
+    public static Reply putMultipart(String url, Part... parts) {
+        String boundary = "test-boundary-" + System.nanoTime();
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (Part p : parts) {
+            out.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + p.name()
+                    + "\"\r\nContent-Type: " + p.contentType() + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+            out.writeBytes(p.body());
+            out.writeBytes("\r\n".getBytes(StandardCharsets.UTF_8));
+        }
+        out.writeBytes(("--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        return send(HttpRequest.newBuilder(URI.create(url))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(out.toByteArray())));
+    }
+
     public static Reply delete(String url) {
         return send(HttpRequest.newBuilder(URI.create(url)).DELETE());
     }
