@@ -142,6 +142,11 @@ public final class Batcher {
         return model;
     }
 
+    /** The live counters and histograms (for the metrics endpoint). */
+    public BatcherStats liveStats() {
+        return stats;
+    }
+
     public BatcherStats.Snapshot stats() {
         return stats.snapshot();
     }
@@ -310,10 +315,13 @@ public final class Batcher {
                 scratches.offer(scratch);
             }
         }
+        long runNanos = System.nanoTime() - startNanos;
         stats.runs.increment();
         stats.batchedRows.add(totalRows);
+        stats.batchRows.observe(totalRows);
+        stats.runTime.observe(runNanos / 1e9);
         if (totalRows > 0) {
-            double perRow = (double) (System.nanoTime() - startNanos) / totalRows;
+            double perRow = (double) runNanos / totalRows;
             double previous = nanosPerRow;
             // until warm, keep only the latest run: the first runs are far slower and would linger
             nanosPerRow = previous == 0 || stats.runs.sum() <= WARM_RUNS ? perRow : 0.8 * previous + 0.2 * perRow;
@@ -321,6 +329,7 @@ public final class Batcher {
         stats.batchedRequests.add(items.size());
         for (int i = 0; i < items.size(); i++) {
             Item item = items.get(i);
+            stats.queueWait.observe((startNanos - item.enqueuedNanos) / 1e9);
             item.succeed(select(perRequest.get(i), item.prepared.outputs()), totalRows,
                     startNanos - item.enqueuedNanos);
         }

@@ -13,6 +13,12 @@ public final class BatcherStats {
     final LongAdder succeeded = new LongAdder();
     final LongAdder failed = new LongAdder();
     final LongAdder retriedAlone = new LongAdder();
+    /** Rows per model run. */
+    public final Buckets batchRows = new Buckets(Buckets.ROWS);
+    /** Seconds a request waited in the queue before its run began. */
+    public final Buckets queueWait = new Buckets(Buckets.SECONDS);
+    /** Seconds per model run (the whole batch). */
+    public final Buckets runTime = new Buckets(Buckets.SECONDS);
 
     /** A consistent-enough copy of the counters. */
     public Snapshot snapshot() {

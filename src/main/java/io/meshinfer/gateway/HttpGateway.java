@@ -88,7 +88,15 @@ public final class HttpGateway extends AllDirectives {
     public Route route() {
         return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
                 pathPrefix("v2", this::oipRoutes),
-                pathPrefix("v1", this::adminRoutes))));
+                pathPrefix("v1", this::adminRoutes),
+                path("metrics", () -> get(this::metrics)))));
+    }
+
+    /** Prometheus text format: every {@code meshinfer_} metric of this node, and the JVM's. */
+    private Route metrics() {
+        return completeWithFuture(CompletableFuture.supplyAsync(() -> HttpResponse.create()
+                .withEntity(HttpEntities.create(io.meshinfer.observability.NodeMetrics.CONTENT_TYPE,
+                        backend.metrics().scrape())), backend.blocking()));
     }
 
     private Route oipRoutes() {

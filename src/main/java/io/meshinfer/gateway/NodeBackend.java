@@ -54,6 +54,9 @@ public interface NodeBackend {
     /** Defaults for rollout specs that leave something out. */
     RolloutSettings rolloutSettings();
 
+    /** This node's Prometheus metrics. */
+    io.meshinfer.observability.NodeMetrics metrics();
+
     /** Whether the node is an Up member of its cluster. */
     boolean ready();
 

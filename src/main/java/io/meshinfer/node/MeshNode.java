@@ -83,6 +83,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final ServedCounters served = new ServedCounters();
     private final ReplicaPool pool;
     private final IslandRouter island;
+    private final io.meshinfer.observability.NodeMetrics metrics;
     private final RouterSettings routerSettings;
     private final RolloutSettings rolloutSettings;
     private final boolean exitWhenDowned;
@@ -118,6 +119,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
                 BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
                 settings.zone(), routerSettings.maxRequestBytes(), served), attestor);
+        this.metrics = new io.meshinfer.observability.NodeMetrics(settings.name(), catalog, pool, resources.runtime(),
+                resources.store(), this::clusterSnapshot, () -> {
+                    ClusterIncarnation inc = current.get();
+                    return inc == null ? 0 : inc.members().membersDowned();
+                });
         this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
         this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
@@ -327,6 +333,19 @@ public final class MeshNode implements NodeBackend, InferenceService {
 
     @Override
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
+        long started = metrics.started();
+        CompletionStage<InferenceResponse> answer = route(request);
+        answer.whenComplete((r, e) -> metrics.finished(request.model(), r != null ? r.version() : request.version(),
+                e, started));
+        return answer;
+    }
+
+    @Override
+    public io.meshinfer.observability.NodeMetrics metrics() {
+        return metrics;
+    }
+
+    private CompletionStage<InferenceResponse> route(InferenceRequest request) {
         ClusterIncarnation inc = current.get();
         if (shuttingDown) {
             return CompletableFuture.failedFuture(new InferenceException.Unavailable("node " + settings.name()

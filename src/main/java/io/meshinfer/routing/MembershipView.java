@@ -17,6 +17,16 @@ public final class MembershipView {
     private volatile String self = "";
     private volatile String selfStatus = "Joining";
     private final List<Consumer<String>> lostListeners = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.LongAdder downed = new java.util.concurrent.atomic.LongAdder();
+
+    /** Members this node has seen downed (split brain resolver or operator decisions) in this membership. */
+    public long membersDowned() {
+        return downed.sum();
+    }
+
+    void countDowned() {
+        downed.increment();
+    }
 
     public Map<String, MemberInfo> members() {
         return members;

@@ -74,6 +74,7 @@ public final class MembershipWatcher extends AbstractBehavior<MembershipWatcher.
             lost.add(r.member().address().toString());
         } else if (c.event() instanceof ClusterEvent.MemberDowned d) {
             lost.add(d.member().address().toString());
+            view.countDowned();
         }
         refresh(lost);
         return this;

@@ -1,0 +1,280 @@
+package io.meshinfer.observability;
+
+import io.meshinfer.api.ErrorKind;
+import io.meshinfer.api.InferenceException;
+import io.meshinfer.batching.BatcherStats;
+import io.meshinfer.batching.Buckets;
+import io.meshinfer.gateway.ClusterSnapshot;
+import io.meshinfer.registry.ArtifactStore;
+import io.meshinfer.registry.CatalogView;
+import io.meshinfer.registry.ModelEntry;
+import io.meshinfer.routing.MemberInfo;
+import io.meshinfer.runtime.ModelRuntime;
+import io.meshinfer.shard.PooledReplica;
+import io.meshinfer.shard.ReplicaPool;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.MultiCollector;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.prometheus.metrics.model.snapshots.Labels;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * This node's Prometheus metrics, served at {@code GET /metrics} in the text format. Names
+ * start with {@code meshinfer_}; per-model series carry {@code model}, {@code version} and
+ * {@code node}, request counters also {@code outcome} ({@code ok} or the error kind).
+ *
+ * <p>Requests are counted where they enter this node (the gateway or the Java client),
+ * end to end. Queue wait, inference time and batch sizes are read at scrape time from the
+ * batchers of the replicas this node hosts; gauges (queue depth, replicas, sessions,
+ * artifact bytes, members, traffic split, rollouts) are computed at scrape time too, so
+ * nothing is kept for a replica or model that is gone. Label values for models come only
+ * from the catalog ({@code _unknown_} otherwise), so callers cannot grow the series.
+ */
+public final class NodeMetrics {
+    private static final String UNKNOWN = "_unknown_";
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final String node;
+    private final CatalogView catalog;
+    private final Counter requests;
+    private final Histogram duration;
+    private final AtomicInteger inFlight = new AtomicInteger();
+
+    /**
+     * @param cluster this node's current view of the cluster (members, island mode)
+     * @param membersDowned members this node saw downed in its current membership
+     */
+    public NodeMetrics(String node, CatalogView catalog, ReplicaPool pool, ModelRuntime runtime, ArtifactStore store,
+                       Supplier<ClusterSnapshot> cluster, LongSupplier membersDowned) {
+        this.node = node;
+        this.catalog = catalog;
+        this.requests = Counter.builder().name("meshinfer_requests_total")
+                .help("Inference requests that entered this node, by outcome (ok or the error kind)")
+                .labelNames("model", "version", "node", "outcome").register(registry);
+        this.duration = Histogram.builder().name("meshinfer_request_duration_seconds")
+                .help("End-to-end latency of requests that entered this node, from arrival to answer")
+                .labelNames("model", "version", "node").classicOnly()
+                .classicUpperBounds(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+                        30)
+                .register(registry);
+        registry.register(new Scraped(pool, runtime, store, cluster, membersDowned));
+        JvmMetrics.builder().register(registry);
+    }
+
+    /** Call when a request enters; returns its start time for {@link #finished}. */
+    public long started() {
+        inFlight.incrementAndGet();
+        return System.nanoTime();
+    }
+
+    /**
+     * Records a request's outcome.
+     *
+     * @param version the version that answered, or the pinned one, or null
+     * @param error null on success
+     */
+    public void finished(String model, String version, Throwable error, long startNanos) {
+        inFlight.decrementAndGet();
+        ModelEntry entry = catalog.models().get(model);
+        String m = entry == null ? UNKNOWN : model;
+        String v = entry != null && version != null && entry.versions().containsKey(version) ? version : "";
+        requests.labelValues(m, v, node, outcome(error)).inc();
+        duration.labelValues(m, v, node).observe((System.nanoTime() - startNanos) / 1e9);
+    }
+
+    static String outcome(Throwable error) {
+        if (error == null) {
+            return "ok";
+        }
+        Throwable c = error;
+        while (c instanceof CompletionException && c.getCause() != null) {
+            c = c.getCause();
+        }
+        ErrorKind kind = c instanceof InferenceException ie ? ie.kind() : ErrorKind.INTERNAL;
+        return kind.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Everything in the Prometheus text exposition format (version 0.0.4). */
+    public byte[] scrape() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(16 * 1024);
+        try {
+            new PrometheusTextFormatWriter(false).write(out, registry.scrape());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /** The content type of {@link #scrape()}: Prometheus text format 0.0.4. */
+    public static final org.apache.pekko.http.javadsl.model.ContentType.WithFixedCharset CONTENT_TYPE =
+            org.apache.pekko.http.javadsl.model.ContentTypes.create(
+                    org.apache.pekko.http.javadsl.model.MediaTypes.customWithFixedCharset("text", "plain",
+                            org.apache.pekko.http.javadsl.model.HttpCharsets.UTF_8, new java.util.HashMap<>(
+                                    Map.of("version", "0.0.4")), false));
+
+    /** The gauges and replica histograms computed at each scrape. */
+    private final class Scraped implements MultiCollector {
+        private final ReplicaPool pool;
+        private final ModelRuntime runtime;
+        private final ArtifactStore store;
+        private final Supplier<ClusterSnapshot> cluster;
+        private final LongSupplier membersDowned;
+
+        Scraped(ReplicaPool pool, ModelRuntime runtime, ArtifactStore store, Supplier<ClusterSnapshot> cluster,
+                LongSupplier membersDowned) {
+            this.pool = pool;
+            this.runtime = runtime;
+            this.store = store;
+            this.cluster = cluster;
+            this.membersDowned = membersDowned;
+        }
+
+        @Override
+        public MetricSnapshots collect() {
+            MetricSnapshots.Builder out = MetricSnapshots.builder();
+            HistogramSnapshot.Builder queueWait = HistogramSnapshot.builder().name("meshinfer_queue_wait_seconds")
+                    .help("Time requests waited in a replica's queue on this node before their run began");
+            HistogramSnapshot.Builder inference = HistogramSnapshot.builder().name("meshinfer_inference_duration_seconds")
+                    .help("Model run time per batch on this node's replicas");
+            HistogramSnapshot.Builder batchSize = HistogramSnapshot.builder().name("meshinfer_batch_size")
+                    .help("Rows per model run on this node's replicas");
+            GaugeSnapshot.Builder depth = GaugeSnapshot.builder().name("meshinfer_queue_depth")
+                    .help("Requests queued or running in this node's replicas");
+            CounterSnapshot.Builder overloaded = CounterSnapshot.builder().name("meshinfer_replica_overloaded")
+                    .help("Requests this node's replicas refused because their queue was full");
+            Map<String, Integer> replicasByStatus = new TreeMap<>();
+            Map<String, long[]> perVersion = new TreeMap<>();
+            for (PooledReplica r : pool.all()) {
+                String model = r.id().model();
+                String version = r.id().version();
+                replicasByStatus.merge(model + "\u0000" + version + "\u0000"
+                        + r.status().name().toLowerCase(Locale.ROOT), 1, Integer::sum);
+                BatcherStats s = r.batcher().liveStats();
+                Labels labels = Labels.of("model", model, "version", version, "node", node, "replica",
+                        String.valueOf(r.id().replica()));
+                queueWait.dataPoint(histogram(s.queueWait, labels));
+                inference.dataPoint(histogram(s.runTime, labels));
+                batchSize.dataPoint(histogram(s.batchRows, labels));
+                depth.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels)
+                        .value(r.batcher().outstanding()).build());
+                overloaded.dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder().labels(labels)
+                        .value(r.batcher().stats().overloaded()).build());
+                perVersion.computeIfAbsent(model + "\u0000" + version, k -> new long[1])[0]++;
+            }
+            out.metricSnapshot(queueWait.build()).metricSnapshot(inference.build()).metricSnapshot(batchSize.build())
+                    .metricSnapshot(depth.build()).metricSnapshot(overloaded.build());
+
+            GaugeSnapshot.Builder replicas = GaugeSnapshot.builder().name("meshinfer_replicas")
+                    .help("Replicas loaded on this node, by status (ready, orphaned, stopping)");
+            replicasByStatus.forEach((k, n) -> {
+                String[] p = k.split("\u0000");
+                replicas.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(Labels.of("model", p[0],
+                        "version", p[1], "node", node, "status", p[2])).value(n).build());
+            });
+            out.metricSnapshot(replicas.build());
+            out.metricSnapshot(gauge("meshinfer_in_flight_requests",
+                    "Requests that entered this node and are not answered yet", inFlight.get()));
+            out.metricSnapshot(gauge("meshinfer_loaded_sessions", "ONNX Runtime sessions open on this node",
+                    runtime.loadedSessions().size()));
+            long[] artifacts = artifactBytes();
+            out.metricSnapshot(gauge("meshinfer_artifact_bytes", "Bytes of model files in this node's artifact store",
+                    artifacts[0]));
+            out.metricSnapshot(gauge("meshinfer_artifacts", "Model files in this node's artifact store", artifacts[1]));
+
+            ClusterSnapshot c = cluster.get();
+            Map<String, Integer> byStatus = new TreeMap<>();
+            for (String s : new String[] {"Joining", "WeaklyUp", "Up", "Leaving", "Exiting", "Down", "Removed"}) {
+                byStatus.put(s.toLowerCase(Locale.ROOT), 0);
+            }
+            int unreachable = 0;
+            for (MemberInfo m : c.members()) {
+                byStatus.merge(m.status().toLowerCase(Locale.ROOT), 1, Integer::sum);
+                if (!m.reachable()) {
+                    unreachable++;
+                }
+            }
+            GaugeSnapshot.Builder members = GaugeSnapshot.builder().name("meshinfer_cluster_members")
+                    .help("Cluster members as this node sees them, by status");
+            byStatus.forEach((s, n) -> members.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder()
+                    .labels(Labels.of("node", node, "status", s)).value(n).build()));
+            out.metricSnapshot(members.build());
+            out.metricSnapshot(gauge("meshinfer_cluster_unreachable_members",
+                    "Members this node's failure detector marks unreachable", unreachable));
+            out.metricSnapshot(gauge("meshinfer_island_mode",
+                    "1 while this node is cut off from its cluster and serves from its own replicas", c.islandMode()
+                            ? 1 : 0));
+            out.metricSnapshot(CounterSnapshot.builder().name("meshinfer_cluster_members_downed")
+                    .help("Members this node saw downed (split brain resolver decisions) in its current membership")
+                    .dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder().labels(Labels.of("node", node))
+                            .value(membersDowned.getAsLong()).build()).build());
+
+            GaugeSnapshot.Builder weights = GaugeSnapshot.builder().name("meshinfer_traffic_weight")
+                    .help("Percent of a model's unpinned traffic each version takes (the routing table)");
+            int rollouts = 0;
+            for (ModelEntry e : catalog.models().values()) {
+                for (Map.Entry<String, Integer> w : new TreeMap<>(e.weights()).entrySet()) {
+                    weights.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(Labels.of("model",
+                            e.model(), "version", w.getKey(), "node", node)).value(w.getValue()).build());
+                }
+                if (e.activeRollout().isPresent()) {
+                    rollouts++;
+                }
+            }
+            out.metricSnapshot(weights.build());
+            out.metricSnapshot(gauge("meshinfer_rollouts_in_progress", "Rollouts running or paused in the cluster",
+                    rollouts));
+            return out.build();
+        }
+
+        private GaugeSnapshot gauge(String name, String help, double value) {
+            return GaugeSnapshot.builder().name(name).help(help).dataPoint(GaugeSnapshot.GaugeDataPointSnapshot
+                    .builder().labels(Labels.of("node", node)).value(value).build()).build();
+        }
+
+        private long[] artifactBytes() {
+            long bytes = 0;
+            long files = 0;
+            try {
+                for (String sha : store.list()) {
+                    try {
+                        bytes += Files.size(store.directory().resolve(sha + ".onnx"));
+                        files++;
+                    } catch (IOException e) {
+                        // deleted meanwhile
+                    }
+                }
+            } catch (IOException e) {
+                return new long[] {0, 0};
+            }
+            return new long[] {bytes, files};
+        }
+    }
+
+    private static HistogramSnapshot.HistogramDataPointSnapshot histogram(Buckets b, Labels labels) {
+        double[] bounds = b.bounds();
+        long[] counts = b.counts();
+        double[] upper = new double[bounds.length + 1];
+        System.arraycopy(bounds, 0, upper, 0, bounds.length);
+        upper[bounds.length] = Double.POSITIVE_INFINITY;
+        return HistogramSnapshot.HistogramDataPointSnapshot.builder().labels(labels)
+                .classicHistogramBuckets(ClassicHistogramBuckets.of(upper, counts)).sum(b.sum()).build();
+    }
+}
