@@ -64,6 +64,10 @@ public final class RolloutManager extends AbstractBehavior<RolloutManager.Comman
     public interface Command {
     }
 
+    /** The manager's own messages: never sent across the network, so never serialized. */
+    private interface Local extends Command, org.apache.pekko.actor.NoSerializationVerificationNeeded {
+    }
+
     /** How a command ended; maps to an HTTP status at the gateway. */
     public enum Outcome { OK, INVALID, NOT_FOUND, CONFLICT, UNAVAILABLE }
 
@@ -89,26 +93,26 @@ public final class RolloutManager extends AbstractBehavior<RolloutManager.Comman
     public record Control(String model, Action action, String by, ActorRef<Reply> replyTo) implements Command {
     }
 
-    private enum Tick implements Command { INSTANCE }
+    private enum Tick implements Local { INSTANCE }
 
     /** Sent by the singleton manager when the singleton moves to another node. */
-    private enum Stop implements Command { INSTANCE }
+    private enum Stop implements Local { INSTANCE }
 
-    private record Loaded(Replicator.GetResponse<LWWMap<String, ModelEntry>> response) implements Command {
+    private record Loaded(Replicator.GetResponse<LWWMap<String, ModelEntry>> response) implements Local {
     }
 
     private record Written(Replicator.UpdateResponse<LWWMap<String, ModelEntry>> response,
                            AtomicReference<ModelEntry> result, String model, ActorRef<Reply> replyTo)
-            implements Command {
+            implements Local {
     }
 
-    private record Changed(Replicator.SubscribeResponse<LWWMap<String, ModelEntry>> response) implements Command {
+    private record Changed(Replicator.SubscribeResponse<LWWMap<String, ModelEntry>> response) implements Local {
     }
 
-    private record Reporters(Receptionist.Listing listing) implements Command {
+    private record Reporters(Receptionist.Listing listing) implements Local {
     }
 
-    private record Judged(String model, Rollout seen, StatsSnapshot old, StatsSnapshot neu) implements Command {
+    private record Judged(String model, Rollout seen, StatsSnapshot old, StatsSnapshot neu) implements Local {
     }
 
     /** Whether a version's placed nodes all attested it; empty when they did (or it has no golden vectors). */
