@@ -1,5 +1,7 @@
 package io.meshinfer.gateway;
 
+import io.meshinfer.observability.DriftMonitor;
+
 import io.meshinfer.registry.Attestation;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.routing.MemberInfo;
@@ -15,7 +17,7 @@ import java.util.List;
 public record ClusterSnapshot(String self, String selfName, String region, String zone, boolean islandMode,
                               String leader, List<MemberInfo> members, List<Replica> replicas,
                               List<LocalReplica> local, List<ModelEntry> models, List<ServedCounters.Line> served,
-                              List<Attestation> attestations) {
+                              List<Attestation> attestations, List<DriftMonitor.Status> drift) {
 
     /** A replica as published to the cluster. */
     public record Replica(String model, String version, int replica, String node, String address, String region,

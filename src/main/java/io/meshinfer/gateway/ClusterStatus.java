@@ -1,5 +1,7 @@
 package io.meshinfer.gateway;
 
+import io.meshinfer.observability.DriftMonitor;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -105,6 +107,28 @@ final class ClusterStatus {
             o.put("epoch", entry.epoch());
             o.set("attestations", AttestationStatus.summary(entry, s.attestations(), mapper));
         }
+        ArrayNode drift = n.putArray("drift");
+        for (DriftMonitor.Status d : s.drift()) {
+            ObjectNode o = drift.addObject();
+            o.put("model", d.model());
+            o.put("version", d.version());
+            o.put("node", s.selfName());
+            o.put("drifted", d.drifted());
+            putNumber(o, "maxPsi", d.maxPsi());
+            ArrayNode features = o.putArray("features");
+            for (DriftMonitor.Feature f : d.features()) {
+                ObjectNode fo = features.addObject();
+                fo.put("name", f.name());
+                fo.put("kind", f.kind());
+                fo.put("referenceReady", f.referenceReady());
+                fo.put("windowSamples", f.windowSamples());
+                putNumber(fo, "psi", f.psi());
+                putNumber(fo, "mean", f.mean());
+                putNumber(fo, "referenceMean", f.referenceMean());
+                putNumber(fo, "std", f.std());
+                putNumber(fo, "referenceStd", f.referenceStd());
+            }
+        }
         ArrayNode served = n.putArray("served");
         for (ServedCounters.Line l : s.served()) {
             ObjectNode o = served.addObject();
@@ -116,5 +140,14 @@ final class ClusterStatus {
             o.put("islandCount", l.islandCount());
         }
         return n;
+    }
+
+    /** A number, or null when it is not finite (e.g. a PSI before the window has data). */
+    private static void putNumber(ObjectNode o, String name, double v) {
+        if (Double.isFinite(v)) {
+            o.put(name, v);
+        } else {
+            o.putNull(name);
+        }
     }
 }

@@ -84,6 +84,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final ReplicaPool pool;
     private final IslandRouter island;
     private final io.meshinfer.observability.NodeMetrics metrics;
+    private final io.meshinfer.observability.DriftRegistry drift;
     private final RouterSettings routerSettings;
     private final RolloutSettings rolloutSettings;
     private final boolean exitWhenDowned;
@@ -116,11 +117,13 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.scrubber = new ArtifactScrubber(resources.store(), fetcher, catalog, this::peerUrls, blocking);
         Attestor attestor = new Attestor(AttestationSettings.fromConfig(config), resources.runtime(), settings.name(),
                 settings.region(), this::clusterAddress);
+        this.drift = new io.meshinfer.observability.DriftRegistry(
+                io.meshinfer.observability.DriftSettings.fromConfig(config));
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
                 BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
-                settings.zone(), routerSettings.maxRequestBytes(), served), attestor);
+                settings.zone(), routerSettings.maxRequestBytes(), served, drift), attestor);
         this.metrics = new io.meshinfer.observability.NodeMetrics(settings.name(), catalog, pool, resources.runtime(),
-                resources.store(), this::clusterSnapshot, () -> {
+                resources.store(), drift, this::clusterSnapshot, () -> {
                     ClusterIncarnation inc = current.get();
                     return inc == null ? 0 : inc.members().membersDowned();
                 });
@@ -315,6 +318,9 @@ public final class MeshNode implements NodeBackend, InferenceService {
 
     /** Orphaned replicas not re-attached within the grace period are released (the cluster moved them). */
     private void releaseStaleOrphans() {
+        java.util.Set<String> hosted = new java.util.HashSet<>();
+        pool.all().forEach(r -> hosted.add(r.id().model() + "@" + r.id().version()));
+        drift.retain(hosted);
         if (islandMode()) {
             return;
         }
@@ -512,7 +518,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         }
         return new ClusterSnapshot(self, settings.name(), settings.region(), settings.zone(), islandMode(), leader,
                 members, replicas, localReplicas, new ArrayList<>(catalog.models().values()), served.lines(),
-                pool.attestor().all());
+                pool.attestor().all(), drift.statuses());
     }
 
     @Override

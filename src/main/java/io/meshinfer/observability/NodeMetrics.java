@@ -63,7 +63,7 @@ public final class NodeMetrics {
      * @param membersDowned members this node saw downed in its current membership
      */
     public NodeMetrics(String node, CatalogView catalog, ReplicaPool pool, ModelRuntime runtime, ArtifactStore store,
-                       Supplier<ClusterSnapshot> cluster, LongSupplier membersDowned) {
+                       DriftRegistry drift, Supplier<ClusterSnapshot> cluster, LongSupplier membersDowned) {
         this.node = node;
         this.catalog = catalog;
         this.requests = Counter.builder().name("meshinfer_requests_total")
@@ -76,6 +76,7 @@ public final class NodeMetrics {
                         30)
                 .register(registry);
         registry.register(new Scraped(pool, runtime, store, cluster, membersDowned));
+        registry.register(new DriftCollector(node, drift));
         JvmMetrics.builder().register(registry);
     }
 

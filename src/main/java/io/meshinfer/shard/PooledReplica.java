@@ -23,7 +23,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class PooledReplica {
     /** Where replicas of this process run, and the limits they apply. */
-    public record Place(String node, String region, String zone, long maxRequestBytes, ServedCounters served) {
+    public record Place(String node, String region, String zone, long maxRequestBytes, ServedCounters served,
+                        io.meshinfer.observability.DriftRegistry drift) {
     }
 
     /** A replica's state in the pool. */
@@ -144,6 +145,7 @@ public final class PooledReplica {
             @Override
             public void success(List<NamedTensor> outputs, int batchRows, long queueNanos) {
                 place.served().served(id.model(), id.version(), request.residency(), island);
+                place.drift().observe(id.model(), id.version(), request.inputs(), outputs);
                 result.complete(new InferenceResponse(request.id(), id.model(), id.version(), outputs,
                         place.node(), place.region(), batchRows, island));
             }

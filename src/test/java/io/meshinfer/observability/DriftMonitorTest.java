@@ -1,0 +1,97 @@
+package io.meshinfer.observability;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.meshinfer.tensor.NamedTensor;
+import io.meshinfer.tensor.Tensor;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** Drift statistics on seeded streams: stable traffic stays quiet, shifted inputs and classes are flagged. */
+class DriftMonitorTest {
+    private static final DriftSettings SETTINGS = new DriftSettings(true, 800, 800, 10, 8, 0.2, 16, 100);
+
+    private static List<NamedTensor> row(Random r, double shift) {
+        float[] x = new float[8];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (r.nextGaussian() + shift);
+        }
+        return List.of(new NamedTensor("x", Tensor.ofFloats(new long[] {1, 8}, x)));
+    }
+
+    private static List<NamedTensor> classes(int predicted) {
+        float[] y = new float[3];
+        y[predicted] = 1;
+        return List.of(new NamedTensor("y", Tensor.ofFloats(new long[] {1, 3}, y)));
+    }
+
+    @Test
+    void stableTrafficIsNotFlaggedAndAShiftIs() {
+        DriftRegistry registry = new DriftRegistry(SETTINGS);
+        Random r = new Random(1);
+        for (int i = 0; i < 400; i++) {
+            registry.observe("m", "1", row(r, 0), classes(r.nextInt(3)));
+        }
+        DriftMonitor.Status stable = registry.statuses().get(0);
+        assertFalse(stable.drifted(), stable.toString());
+        DriftMonitor.Feature x = stable.features().get(0);
+        assertTrue(x.referenceReady());
+        assertTrue(x.psi() < 0.05, "same distribution: psi " + x.psi());
+        assertEquals(0, x.referenceMean(), 0.1);
+
+        for (int i = 0; i < 300; i++) {
+            registry.observe("m", "1", row(r, 1.5), classes(r.nextInt(3)));
+        }
+        DriftMonitor.Status shifted = registry.statuses().get(0);
+        DriftMonitor.Feature sx = shifted.features().get(0);
+        assertTrue(shifted.drifted(), shifted.toString());
+        assertTrue(sx.psi() > 0.5, "shifted by 1.5 sd: psi " + sx.psi());
+        assertEquals(1.5, sx.mean(), 0.2);
+        assertEquals("input", sx.kind());
+    }
+
+    @Test
+    void aShiftInPredictedClassesIsFlagged() {
+        DriftRegistry registry = new DriftRegistry(SETTINGS);
+        Random r = new Random(2);
+        for (int i = 0; i < 600; i++) {
+            registry.observe("m", "1", row(r, 0), classes(r.nextInt(3)));
+        }
+        assertFalse(registry.statuses().get(0).drifted());
+        for (int i = 0; i < 400; i++) {
+            registry.observe("m", "1", row(r, 0), classes(r.nextInt(10) < 9 ? 2 : r.nextInt(3)));
+        }
+        DriftMonitor.Status s = registry.statuses().get(0);
+        DriftMonitor.Feature y = s.features().stream().filter(f -> f.name().equals("y")).findFirst().orElseThrow();
+        assertEquals("output-class", y.kind());
+        assertTrue(y.psi() > 0.2, "class mix moved: psi " + y.psi());
+        assertTrue(s.drifted());
+    }
+
+    @Test
+    void memoryIsBoundedByTheVersionsStillHosted() {
+        DriftRegistry registry = new DriftRegistry(SETTINGS);
+        Random r = new Random(3);
+        registry.observe("m", "1", row(r, 0), classes(0));
+        registry.observe("m", "2", row(r, 0), classes(0));
+        registry.retain(Set.of("m@2"));
+        assertEquals(1, registry.statuses().size());
+        assertEquals("2", registry.statuses().get(0).version());
+        DriftRegistry off = DriftRegistry.off();
+        off.observe("m", "1", row(r, 0), classes(0));
+        assertTrue(off.statuses().isEmpty());
+    }
+
+    @Test
+    void psiIsZeroForEqualDistributionsAndGrowsWithTheShift() {
+        assertEquals(0, DriftMonitor.psi(new long[] {10, 20, 30}, new long[] {1, 2, 3}), 1e-12);
+        double small = DriftMonitor.psi(new long[] {100, 100}, new long[] {110, 90});
+        double large = DriftMonitor.psi(new long[] {100, 100}, new long[] {190, 10});
+        assertTrue(small > 0 && small < large, small + " < " + large);
+        assertTrue(Double.isNaN(DriftMonitor.psi(new long[] {0, 0}, new long[] {1, 1})));
+    }
+}
