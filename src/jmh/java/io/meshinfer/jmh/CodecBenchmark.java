@@ -60,7 +60,7 @@ public class CodecBenchmark {
 
         Tensor tensor = shape.tensor();
         InferenceRequest request = new InferenceRequest("bench-1", MODEL, null,
-                List.of(new NamedTensor("x", tensor)), List.of(), defaultTimeoutMillis, Set.of(), null);
+                List.of(new NamedTensor("x", tensor)), List.of(), defaultTimeoutMillis, Set.of(), null, null);
         jsonRequest = json.encodeRequest(request);
         OipBinary.Body body = binary.encodeRequest(request, true, true);
         binaryRequest = body.bytes();

@@ -50,7 +50,7 @@ public class KryoBenchmark {
         system = ActorSystem.create("jmh-kryo", Fixtures.localSystemConfig());
         serializer = new KryoSerializer((ExtendedActorSystem) system);
         InferenceRequest request = new InferenceRequest("bench-1", "bench", "1",
-                List.of(new NamedTensor("x", shape.tensor())), List.of(), 10_000, Set.of(), null);
+                List.of(new NamedTensor("x", shape.tensor())), List.of(), 10_000, Set.of(), null, null);
         message = new ModelReplica.Infer(request, Adapter.toTyped(system.deadLetters()));
         Object back = serializer.fromBinary(serializer.toBinary(message), "");
         if (!(back instanceof ModelReplica.Infer infer)

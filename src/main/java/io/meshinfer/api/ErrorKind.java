@@ -20,5 +20,7 @@ public enum ErrorKind {
     /** The model itself failed on this input (ONNX Runtime raised an error). */
     MODEL_FAILED,
     /** An unexpected failure inside meshinfer. */
-    INTERNAL
+    INTERNAL,
+    /** The caller's token does not allow this model or action (last: kinds cross the wire by ordinal). */
+    PERMISSION_DENIED
 }

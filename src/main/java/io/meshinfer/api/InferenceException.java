@@ -9,7 +9,8 @@ public abstract sealed class InferenceException extends RuntimeException
         permits InferenceException.InvalidInput, InferenceException.ModelNotFound,
         InferenceException.ResidencyViolation, InferenceException.Overloaded,
         InferenceException.Unavailable, InferenceException.DeadlineExceeded,
-        InferenceException.ModelFailed, InferenceException.Internal {
+        InferenceException.ModelFailed, InferenceException.Internal,
+        InferenceException.PermissionDenied {
 
     private InferenceException(String message) {
         super(message, null, false, false);
@@ -32,6 +33,7 @@ public abstract sealed class InferenceException extends RuntimeException
             case DEADLINE_EXCEEDED -> new DeadlineExceeded(message);
             case MODEL_FAILED -> new ModelFailed(message);
             case INTERNAL -> new Internal(message);
+            case PERMISSION_DENIED -> new PermissionDenied(message);
         };
     }
 
@@ -120,6 +122,17 @@ public abstract sealed class InferenceException extends RuntimeException
         @Override
         public ErrorKind kind() {
             return ErrorKind.INTERNAL;
+        }
+    }
+
+    public static final class PermissionDenied extends InferenceException {
+        public PermissionDenied(String message) {
+            super(message);
+        }
+
+        @Override
+        public ErrorKind kind() {
+            return ErrorKind.PERMISSION_DENIED;
         }
     }
 }

@@ -12,7 +12,9 @@ import java.util.Set;
  * One inference request: which model (and optionally which version), its named input
  * tensors, which outputs to return (empty: all), how long the caller will wait, and the
  * regions its data may be processed in (empty: any), and an optional routing key: requests
- * with the same key go to the same version while a rollout splits traffic (sticky routing).
+ * with the same key go to the same version while a rollout splits traffic (sticky routing),
+ * and who it acts for ({@link Principal}, from a bearer token; null for a trusted
+ * in-process caller or a node without authentication).
  *
  * <p>The timeout is a budget relative to when the request is accepted, not a wall-clock
  * instant, so clock skew between nodes cannot expire or extend it.
@@ -25,7 +27,8 @@ public record InferenceRequest(
         List<String> outputs,
         long timeoutMillis,
         Set<String> residency,
-        String routingKey) {
+        String routingKey,
+        Principal principal) {
 
     public InferenceRequest {
         if (model == null || model.isEmpty()) {
@@ -60,7 +63,19 @@ public record InferenceRequest(
 
     /** A copy of this request with another timeout budget. */
     public InferenceRequest withTimeoutMillis(long millis) {
-        return new InferenceRequest(id, model, version, inputs, outputs, millis, residency, routingKey);
+        return new InferenceRequest(id, model, version, inputs, outputs, millis, residency, routingKey, principal);
+    }
+
+    /** A copy of this request acting for {@code principal}. */
+    public InferenceRequest withPrincipal(Principal principal) {
+        return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey,
+                principal);
+    }
+
+    /** A copy of this request held to another residency. */
+    public InferenceRequest withResidency(Set<String> residency) {
+        return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey,
+                principal);
     }
 
     public static Builder builder(String model) {
@@ -77,6 +92,7 @@ public record InferenceRequest(
         private long timeoutMillis = 10_000;
         private final Set<String> residency = new LinkedHashSet<>();
         private String routingKey;
+        private Principal principal;
 
         private Builder(String model) {
             this.model = model;
@@ -124,8 +140,15 @@ public record InferenceRequest(
             return this;
         }
 
+        /** Acts for {@code principal}: its models and regions apply as if it had sent a token. */
+        public Builder principal(Principal principal) {
+            this.principal = principal;
+            return this;
+        }
+
         public InferenceRequest build() {
-            return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey);
+            return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey,
+                    principal);
         }
     }
 }

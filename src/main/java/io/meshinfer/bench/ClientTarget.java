@@ -36,7 +36,7 @@ public final class ClientTarget implements BenchTarget {
 
     @Override
     public CompletionStage<Sample> send(List<NamedTensor> inputs, long timeoutMillis) {
-        InferenceRequest r = new InferenceRequest(null, model, version, inputs, List.of(), timeoutMillis, null, null);
+        InferenceRequest r = new InferenceRequest(null, model, version, inputs, List.of(), timeoutMillis, null, null, null);
         return client.infer(r).handle((resp, error) -> {
             if (error == null) {
                 return Sample.success(resp.batchRows());

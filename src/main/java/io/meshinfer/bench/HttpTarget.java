@@ -108,7 +108,7 @@ public final class HttpTarget implements BenchTarget {
                 return e;
             }
         }
-        InferenceRequest r = new InferenceRequest(null, model, null, inputs, List.of(), timeoutMillis, null, null);
+        InferenceRequest r = new InferenceRequest(null, model, null, inputs, List.of(), timeoutMillis, null, null, null);
         Encoded e;
         if (binary) {
             OipBinary.Body body = binaryCodec.encodeRequest(r, true, true);

@@ -9,8 +9,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 
-/** The CLI's HTTP client for a node's gateway (admin and Open Inference Protocol). */
+/**
+ * The CLI's HTTP client for a node's gateway (admin and Open Inference Protocol). When
+ * the environment variable {@value #TOKEN_ENV} (or the system property
+ * {@value #TOKEN_PROPERTY}) holds a bearer token, every request carries it; an environment
+ * variable keeps it off the command line, where other users of the machine could read it.
+ */
 final class GatewayClient {
+    /** The environment variable holding the bearer token the CLI sends. */
+    static final String TOKEN_ENV = "MESHINFER_TOKEN";
+    /** The system property that may hold it instead (in-process use, tests). */
+    static final String TOKEN_PROPERTY = "meshinfer.token";
+
     /** Status and body of one exchange. */
     record Reply(int status, String body) {
         boolean ok() {
@@ -106,11 +116,24 @@ final class GatewayClient {
         return send(HttpRequest.newBuilder(uri(path)).DELETE().timeout(Duration.ofSeconds(30)));
     }
 
+    /** The bearer token to send, or null. */
+    static String token() {
+        String t = System.getProperty(TOKEN_PROPERTY);
+        if (t == null || t.isBlank()) {
+            t = System.getenv(TOKEN_ENV);
+        }
+        return t == null || t.isBlank() ? null : t.strip();
+    }
+
     private URI uri(String path) {
         return URI.create(base + path);
     }
 
     private Reply send(HttpRequest.Builder b) throws IOException {
+        String token = token();
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
         try {
             HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
             return new Reply(r.statusCode(), r.body());

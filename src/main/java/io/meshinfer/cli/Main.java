@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
             InferCommand.class,
             StatusCommand.class,
             RolloutCommand.class,
+            TokenCommand.class,
+            AuditCommand.class,
             DemoCommand.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class

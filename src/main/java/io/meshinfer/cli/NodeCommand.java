@@ -51,6 +51,14 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--data-dir", description = "Directory for the artifact store (default: from config, 'data').")
     Path dataDir;
 
+    @Option(names = "--auth-public-key",
+            description = "PEM public key(s) verifying bearer tokens (meshinfer token keygen);"
+                    + " turns authentication on.")
+    Path authPublicKey;
+
+    @Option(names = "--audit-dir", description = "Directory of the hash-chained audit log; turns auditing on.")
+    Path auditDir;
+
     @Option(names = "--config", description = "Extra HOCON configuration file; flags override it.")
     Path configFile;
 
@@ -112,6 +120,12 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (dataDir != null) {
             o.put("meshinfer.node.data-dir", dataDir.toString());
+        }
+        if (authPublicKey != null) {
+            o.put("meshinfer.security.auth-public-key", authPublicKey.toString());
+        }
+        if (auditDir != null) {
+            o.put("meshinfer.audit.dir", auditDir.toString());
         }
         Config flags = ConfigFactory.parseMap(o);
         if (configFile != null) {

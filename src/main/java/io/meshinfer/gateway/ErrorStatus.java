@@ -13,7 +13,7 @@ public final class ErrorStatus {
         return switch (kind) {
             case INVALID_INPUT -> StatusCodes.BAD_REQUEST;
             case MODEL_NOT_FOUND -> StatusCodes.NOT_FOUND;
-            case RESIDENCY_VIOLATION -> StatusCodes.FORBIDDEN;
+            case RESIDENCY_VIOLATION, PERMISSION_DENIED -> StatusCodes.FORBIDDEN;
             case OVERLOADED -> StatusCodes.TOO_MANY_REQUESTS;
             case UNAVAILABLE -> StatusCodes.SERVICE_UNAVAILABLE;
             case DEADLINE_EXCEEDED -> StatusCodes.GATEWAY_TIMEOUT;

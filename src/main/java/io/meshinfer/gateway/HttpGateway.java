@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.meshinfer.api.InferenceException;
+import io.meshinfer.api.Principal;
 import io.meshinfer.protocol.OipBinary;
 import io.meshinfer.protocol.OipJson;
 import io.meshinfer.registry.ArtifactStore;
@@ -51,7 +52,9 @@ import org.slf4j.LoggerFactory;
  * readiness, inference), the admin API (deploy, undeploy, list) and cluster status.
  * Every error is JSON {@code {"error": "..."}} with the status {@link ErrorStatus} gives
  * its kind; bodies over their limit get 413 before they are read in full. Inference goes
- * through the {@link Router}; nothing here blocks a pekko-http thread.
+ * through the {@link Router}; nothing here blocks a pekko-http thread. With
+ * authentication on, everything but {@code /v2/health/*} and {@code /v1/artifacts/*} needs
+ * a bearer token ({@link GatewayAuth}).
  */
 public final class HttpGateway extends AllDirectives {
     private static final Logger log = LoggerFactory.getLogger(HttpGateway.class);
@@ -64,6 +67,7 @@ public final class HttpGateway extends AllDirectives {
     private final OipBinary binary;
     private final ObjectMapper mapper = new ObjectMapper();
     private final Materializer materializer;
+    private final GatewayAuth auth;
 
     /**
      * @param system the actor system that runs the HTTP server (the node's local one)
@@ -78,6 +82,7 @@ public final class HttpGateway extends AllDirectives {
         this.json = new OipJson(Math.max(1, Math.min(Integer.MAX_VALUE - 8, maxRequestBody)));
         this.binary = new OipBinary(json);
         this.materializer = Materializer.matFromSystem(system);
+        this.auth = new GatewayAuth(backend, mapper, exceptionHandler(), rejectionHandler());
     }
 
     /** Binds the routes on {@code host:port}. */
@@ -87,55 +92,68 @@ public final class HttpGateway extends AllDirectives {
 
     public Route route() {
         return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
-                pathPrefix("v2", this::oipRoutes),
-                pathPrefix("v1", this::adminRoutes),
-                path("metrics", () -> get(this::metrics)))));
+                pathPrefix(PathMatchers.segment("v2").slash("health"), this::healthRoutes),
+                path(PathMatchers.segment("v1").slash("artifacts").slash(PathMatchers.segment()),
+                        sha -> get(() -> artifact(sha))),
+                path("metrics", () -> get(this::metrics)),
+                auth.authenticated(principal -> concat(
+                        pathPrefix("v2", () -> oipRoutes(principal)),
+                        pathPrefix("v1", () -> adminRoutes(principal)))))));
     }
 
-    /** Prometheus text format: every {@code meshinfer_} metric of this node, and the JVM's. */
+    /**
+     * Prometheus text format: every {@code meshinfer_} metric of this node, and the JVM's.
+     * Open like the health probes (scrapers carry no token); it holds counts, never payloads.
+     */
     private Route metrics() {
         return completeWithFuture(CompletableFuture.supplyAsync(() -> HttpResponse.create()
                 .withEntity(HttpEntities.create(io.meshinfer.observability.NodeMetrics.CONTENT_TYPE,
                         backend.metrics().scrape())), backend.blocking()));
     }
 
-    private Route oipRoutes() {
+    /** Open to probes, with or without authentication. */
+    private Route healthRoutes() {
         return concat(
-                pathEnd(() -> get(() -> completeJson(StatusCodes.OK, serverMetadata()))),
-                path(PathMatchers.segment("health").slash("live"),
-                        () -> get(() -> completeJson(StatusCodes.OK, mapper.createObjectNode().put("live", true)))),
-                path(PathMatchers.segment("health").slash("ready"), () -> get(this::nodeReady)),
-                pathPrefix("models", () -> pathPrefix(PathMatchers.segment(), this::modelRoutes)));
+                path("live", () -> get(() -> completeJson(StatusCodes.OK, mapper.createObjectNode().put("live", true)))),
+                path("ready", () -> get(this::nodeReady)));
     }
 
-    private Route modelRoutes(String model) {
+    private Route oipRoutes(Optional<Principal> principal) {
+        return concat(
+                pathEnd(() -> get(() -> completeJson(StatusCodes.OK, serverMetadata()))),
+                pathPrefix("models", () -> pathPrefix(PathMatchers.segment(),
+                        model -> auth.model(principal, model, () -> modelRoutes(model, principal)))));
+    }
+
+    private Route modelRoutes(String model, Optional<Principal> principal) {
         return concat(
                 pathEnd(() -> get(() -> metadata(model, null))),
                 path("ready", () -> get(() -> modelReady(model, null))),
-                path("infer", () -> post(() -> infer(model, null))),
+                path("infer", () -> post(() -> infer(model, null, principal))),
                 pathPrefix("versions", () -> pathPrefix(PathMatchers.segment(), version -> concat(
                         pathEnd(() -> get(() -> metadata(model, version))),
                         path("ready", () -> get(() -> modelReady(model, version))),
-                        path("infer", () -> post(() -> infer(model, version)))))));
+                        path("infer", () -> post(() -> infer(model, version, principal)))))));
     }
 
-    private Route adminRoutes() {
+    private Route adminRoutes(Optional<Principal> principal) {
         return concat(
                 path("cluster", () -> get(() -> completeJson(StatusCodes.OK,
                         ClusterStatus.toJson(backend.clusterSnapshot(), mapper)))),
-                path(PathMatchers.segment("artifacts").slash(PathMatchers.segment()), sha -> get(() -> artifact(sha))),
-                pathPrefix("test", this::testRoutes),
+                pathPrefix("test", () -> auth.adminOnly(principal, this::testRoutes)),
                 path("models", () -> get(this::listModels)),
                 pathPrefix(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("rollout"),
-                        model -> new RolloutRoutes(backend, mapper).route(model)),
+                        model -> new RolloutRoutes(backend, mapper).route(model, principal, auth)),
                 path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
                                 .slash(PathMatchers.segment()).slash("placement"),
                         (model, version) -> get(() -> placement(model, version))),
                 path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
                                 .slash(PathMatchers.segment()),
                         (model, version) -> concat(
-                                put(() -> deploy(model, version)),
-                                delete(() -> undeploy(model, version)))),
+                                put(() -> auth.admin(principal, "deploy", model, version,
+                                        () -> deploy(model, version, principal))),
+                                delete(() -> auth.admin(principal, "undeploy", model, version,
+                                        () -> undeploy(model, version))))),
                 path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
                                 .slash(PathMatchers.segment()).slash("attestations"),
                         (model, version) -> get(() -> attestations(model, version))));
@@ -218,7 +236,7 @@ public final class HttpGateway extends AllDirectives {
                 .orElseThrow(() -> new InferenceException.ModelNotFound("model '" + model + "' has no serving version"));
     }
 
-    private Route infer(String model, String version) {
+    private Route infer(String model, String version, Optional<Principal> principal) {
         return optionalHeaderValueByName(OipBinary.HEADER_LENGTH, headerLength ->
                 withSizeLimit(maxRequestBody, () -> entity(Unmarshaller.entityToByteArray(), body -> {
                     OipBinary.Request request;
@@ -227,9 +245,12 @@ public final class HttpGateway extends AllDirectives {
                                 backend.routing().defaultTimeout().toMillis(),
                                 backend.routing().maxTimeout().toMillis());
                     } catch (InferenceException e) {
+                        auth.auditRefused(principal, "infer", model, version,
+                                io.meshinfer.routing.EntryPoint.outcome(e));
                         return completeError(e);
                     }
-                    CompletionStage<HttpResponse> response = backend.inference().infer(request.request())
+                    CompletionStage<HttpResponse> response = backend.inference()
+                            .infer(request.request().withPrincipal(principal.orElse(null)))
                             .handle((r, error) -> error == null
                                     ? inferResponse(binary.encodeResponse(r, request.binaryOutputs()))
                                     : errorResponse(asInferenceException(error)));
@@ -286,12 +307,12 @@ public final class HttpGateway extends AllDirectives {
         return n;
     }
 
-    private Route deploy(String model, String version) {
+    private Route deploy(String model, String version, Optional<Principal> principal) {
         DeployRequest req;
         try {
             ModelManifest.requireName("model", model);
             ModelManifest.requireName("version", version);
-            req = new DeployRequest(model, version);
+            req = new DeployRequest(model, version, principal.map(Principal::subject).orElse("anonymous"));
         } catch (IllegalArgumentException e) {
             return completeError(new InferenceException.InvalidInput(e.getMessage()));
         }
@@ -321,8 +342,8 @@ public final class HttpGateway extends AllDirectives {
         });
     }
 
-    /** The model and version of a deploy, checked before its body is read. */
-    private record DeployRequest(String model, String version) {
+    /** The model and version of a deploy, checked before its body is read, and who deploys it. */
+    private record DeployRequest(String model, String version, String by) {
     }
 
     /** A stored and inspected upload, with the golden vectors its manifest carries (null: none). */
@@ -374,7 +395,7 @@ public final class HttpGateway extends AllDirectives {
         }
         ModelManifest manifest = new ModelManifest(req.model(), req.version(), inspected.sha256(), inspected.size(),
                 inspected.signature(), options.replicas(), options.regions(), options.maxBatch(),
-                options.maxDelayMillis(), backend.nodeName(), System.currentTimeMillis(), "anonymous",
+                options.maxDelayMillis(), backend.nodeName(), System.currentTimeMillis(), req.by(),
                 inspected.golden());
         return backend.deploy(manifest).handle((done, error) -> {
             if (error != null) {

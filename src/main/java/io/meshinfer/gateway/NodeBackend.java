@@ -11,6 +11,8 @@ import io.meshinfer.rollout.RolloutSettings;
 import io.meshinfer.rollout.RolloutSpec;
 import io.meshinfer.routing.RouterSettings;
 import io.meshinfer.runtime.ModelRuntime;
+import io.meshinfer.security.AuditLog;
+import io.meshinfer.security.Authenticator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
@@ -23,7 +25,10 @@ import org.apache.pekko.Done;
  * knows now.
  */
 public interface NodeBackend {
-    /** Answers requests: through the cluster, or from local replicas in island mode. */
+    /**
+     * Answers requests: through the cluster, or from local replicas in island mode; a
+     * request's principal is applied first and every request is audited.
+     */
     InferenceService inference();
 
     RouterSettings routing();
@@ -38,6 +43,14 @@ public interface NodeBackend {
     Executor blocking();
 
     String nodeName();
+
+    String nodeRegion();
+
+    /** Verifies bearer tokens; empty when authentication is off. */
+    Optional<Authenticator> authenticator();
+
+    /** The node's audit log (a no-op one when auditing is off). */
+    AuditLog audit();
 
     /** Registers a version in the replicated catalog; fails with an InferenceException. */
     CompletionStage<Done> deploy(ModelManifest manifest);

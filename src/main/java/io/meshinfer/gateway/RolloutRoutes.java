@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.meshinfer.api.Principal;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.rollout.Rollout;
 import io.meshinfer.rollout.RolloutManager;
@@ -32,7 +33,8 @@ import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
  * The rollout surface: {@code POST /v1/models/{m}/rollout} starts one (JSON spec),
  * {@code GET /v1/models/{m}/rollout} shows it (from this node's replicated catalog), and
  * {@code POST /v1/models/{m}/rollout/{pause,resume,promote,abort}} are the operator
- * commands. Changes go to the rollout manager singleton through the node backend.
+ * commands. Changes go to the rollout manager singleton through the node backend; they
+ * need role {@code admin} when authentication is on, and are audited.
  */
 final class RolloutRoutes extends AllDirectives {
     private static final long MAX_SPEC_BYTES = 64 * 1024;
@@ -48,14 +50,17 @@ final class RolloutRoutes extends AllDirectives {
         this.mapper = mapper;
     }
 
-    /** Routes under {@code /v1/models/{model}/rollout}. */
-    Route route(String model) {
+    /** Routes under {@code /v1/models/{model}/rollout}, for {@code principal} (empty: authentication off). */
+    Route route(String model, Optional<Principal> principal, GatewayAuth auth) {
+        String by = principal.map(Principal::subject).orElse("anonymous");
         return concat(
                 pathEnd(() -> concat(
                         get(() -> status(model)),
-                        post(() -> withSizeLimit(MAX_SPEC_BYTES, () -> entity(Unmarshaller.entityToString(),
-                                body -> start(model, body)))))),
-                path(PathMatchers.segment(), action -> post(() -> control(model, action))));
+                        post(() -> auth.admin(principal, "rollout.start", model, null,
+                                () -> withSizeLimit(MAX_SPEC_BYTES, () -> entity(Unmarshaller.entityToString(),
+                                        body -> start(model, body, by))))))),
+                path(PathMatchers.segment(), action -> post(() -> auth.admin(principal,
+                        GatewayAuth.rolloutAction(action), model, null, () -> control(model, action, by)))));
     }
 
     private Route status(String model) {
@@ -69,18 +74,18 @@ final class RolloutRoutes extends AllDirectives {
         return complete(json(StatusCodes.OK, toJson(entry.get(), entry.get().rollout())));
     }
 
-    private Route start(String model, String body) {
+    private Route start(String model, String body, String by) {
         RolloutSpec spec;
         try {
             spec = parse(body, backend.rolloutSettings());
         } catch (IllegalArgumentException e) {
             return complete(error(StatusCodes.BAD_REQUEST, e.getMessage()));
         }
-        return completeWithFuture(backend.startRollout(model, spec, "anonymous")
+        return completeWithFuture(backend.startRollout(model, spec, by)
                 .thenApply(reply -> answer(model, reply, StatusCodes.ACCEPTED)));
     }
 
-    private Route control(String model, String actionName) {
+    private Route control(String model, String actionName, String by) {
         RolloutManager.Action action;
         try {
             action = RolloutManager.Action.valueOf(actionName.toUpperCase(Locale.ROOT));
@@ -88,7 +93,7 @@ final class RolloutRoutes extends AllDirectives {
             return complete(error(StatusCodes.NOT_FOUND, "unknown rollout command '" + actionName
                     + "': use pause, resume, promote or abort"));
         }
-        return completeWithFuture(backend.controlRollout(model, action, "anonymous")
+        return completeWithFuture(backend.controlRollout(model, action, by)
                 .thenApply(reply -> answer(model, reply, StatusCodes.OK)));
     }
 

@@ -21,6 +21,7 @@ import io.meshinfer.registry.Attestor;
 import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelManifest;
+import io.meshinfer.routing.EntryPoint;
 import io.meshinfer.routing.InferenceService;
 import io.meshinfer.routing.IslandRouter;
 import io.meshinfer.routing.MemberInfo;
@@ -30,6 +31,10 @@ import io.meshinfer.rollout.RolloutManager;
 import io.meshinfer.rollout.RolloutSettings;
 import io.meshinfer.rollout.RolloutSpec;
 import io.meshinfer.runtime.ModelRuntime;
+import io.meshinfer.security.AuditLog;
+import io.meshinfer.security.AuditSettings;
+import io.meshinfer.security.Authenticator;
+import io.meshinfer.security.SecuritySettings;
 import io.meshinfer.shard.PooledReplica;
 import io.meshinfer.shard.ReplicaLocation;
 import io.meshinfer.shard.ReplicaPool;
@@ -100,9 +105,17 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private volatile boolean leaveStarted;
     private final java.util.Set<String> blackholed = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile ServerBinding binding;
+    private final Optional<Authenticator> authenticator;
+    private final AuditLog audit;
+    private final EntryPoint httpEntry;
+    private final EntryPoint javaEntry;
 
     private MeshNode(Config config, NodeResources resources) {
         this.settings = NodeSettings.fromConfig(config);
+        this.authenticator = authenticator(SecuritySettings.fromConfig(config));
+        this.audit = openAudit(AuditSettings.fromConfig(config), settings);
+        this.httpEntry = new EntryPoint(this, audit, "http");
+        this.javaEntry = new EntryPoint(this, audit, "java");
         this.config = config;
         this.resources = resources;
         this.local = ActorSystem.create(Behaviors.empty(), "meshinfer-local", ConfigFactory.parseMap(Map.of(
@@ -121,7 +134,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 io.meshinfer.observability.DriftSettings.fromConfig(config));
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
                 BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
-                settings.zone(), routerSettings.maxRequestBytes(), served, drift), attestor);
+                settings.zone(), routerSettings.maxRequestBytes(), served, drift, audit), attestor);
         this.metrics = new io.meshinfer.observability.NodeMetrics(settings.name(), catalog, pool, resources.runtime(),
                 resources.store(), drift, this::clusterSnapshot, () -> {
                     ClusterIncarnation inc = current.get();
@@ -160,6 +173,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 node.binding.unbind();
             }
             node.local.terminate();
+            node.audit.close();
             throw new IllegalStateException("node " + node.settings.name() + " cannot start: " + e.getMessage(), e);
         }
         node.local.scheduler().scheduleAtFixedRate(node.orphanGrace, node.orphanGrace,
@@ -363,13 +377,53 @@ public final class MeshNode implements NodeBackend, InferenceService {
         return inc.router().infer(request);
     }
 
+    /** What the HTTP gateway sends requests to: the token's limits applied, then audited. */
     @Override
     public InferenceService inference() {
-        return this;
+        return httpEntry;
     }
 
+    /** The in-process Java client (trusted: requests without a principal pass; every call is audited). */
     public InferenceClient client() {
-        return InferenceClient.of(this, local);
+        return InferenceClient.of(javaEntry, local);
+    }
+
+    @Override
+    public Optional<Authenticator> authenticator() {
+        return authenticator;
+    }
+
+    @Override
+    public AuditLog audit() {
+        return audit;
+    }
+
+    @Override
+    public String nodeRegion() {
+        return settings.region();
+    }
+
+    private static Optional<Authenticator> authenticator(SecuritySettings s) {
+        if (s.authPublicKey().isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            Authenticator a = Authenticator.fromFile(s.authPublicKey().get(), s.clockSkew());
+            log.info("authentication on: bearer tokens verified with {}", s.authPublicKey().get());
+            return Optional.of(a);
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new IllegalStateException("cannot read the token verification key "
+                    + s.authPublicKey().get() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static AuditLog openAudit(AuditSettings s, NodeSettings node) {
+        try {
+            return AuditLog.fromSettings(s, node.name(), node.region());
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new IllegalStateException("cannot open the audit log in " + s.dir().orElse(null) + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     // ---- NodeBackend ----
@@ -661,6 +715,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
                         b.unbind();
                     }
                     pool.close();
+                    audit.close();
                     local.terminate();
                 })
                 .whenComplete((v, e) -> exited.complete(0));

@@ -195,7 +195,7 @@ public final class OipJson {
                 throw invalid("\"inputs\" is missing");
             }
             return new OipBinary.Request(new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis,
-                    residency, routingKey), new OipBinary.BinaryOutputs(allBinary, binaryOutputs));
+                    residency, routingKey, null), new OipBinary.BinaryOutputs(allBinary, binaryOutputs));
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {

@@ -183,7 +183,8 @@ public final class Router implements InferenceService {
             return;
         }
         InferenceRequest copy = new InferenceRequest(request.id() + "-shadow", request.model(), rollout.to(),
-                request.inputs(), request.outputs(), request.timeoutMillis(), request.residency(), null);
+                request.inputs(), request.outputs(), request.timeoutMillis(), request.residency(), null,
+                request.principal());
         String key = rollout.model() + "@" + rollout.to();
         RolloutSpec.Gates gates = rollout.spec().gates();
         infer(copy).whenComplete((response, error) -> {

@@ -6,8 +6,14 @@ import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.registry.ReplicaId;
+import io.meshinfer.security.AuditLog;
+import io.meshinfer.security.AuditRecord;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.TreeSet;
 import java.util.concurrent.CompletionException;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
@@ -41,7 +47,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  * passivates itself. A failed load is retried after a pause; meanwhile requests are
  * answered {@code UNAVAILABLE} so the router tries another replica. When the cluster downs
  * this node the pooled replica is orphaned instead of released, so island mode can keep
- * serving from it.
+ * serving from it. A request that entered the cluster at another node is audited here as
+ * well ({@code serve}), with the principal it carries.
  */
 public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "ModelReplica");
@@ -197,7 +204,19 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
 
     private void serve(Infer cmd) {
         ActorRef<Reply> replyTo = cmd.replyTo();
+        // a request that entered at another node is audited here too: this node processed its data
+        boolean remote = replyTo.path().address().hasGlobalScope();
+        AuditLog audit = env.pool().place().audit();
+        AuditLog.Ticket ticket = remote ? audit.reserve() : null;
+        if (remote && ticket == null) {
+            reply(cmd, ErrorKind.UNAVAILABLE, "replica " + entityId + ": " + audit.refusal());
+            return;
+        }
+        long start = System.nanoTime();
         replica.serve(cmd.request(), false).whenComplete((response, error) -> {
+            if (ticket != null) {
+                ticket.write(serveRecord(cmd.request(), error, start));
+            }
             if (error == null) {
                 replyTo.tell(new Answer(response));
             } else {
@@ -207,6 +226,17 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                         : new InferenceError(ErrorKind.INTERNAL, "replica " + entityId + " failed: " + cause)));
             }
         });
+    }
+
+    private AuditRecord serveRecord(InferenceRequest request, Throwable error, long startNanos) {
+        PooledReplica.Place place = env.pool().place();
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        String outcome = cause == null ? "ok" : cause instanceof InferenceException ie
+                ? ie.kind().name().toLowerCase(Locale.ROOT) : "internal";
+        return new AuditRecord(Instant.now(), request.id(),
+                request.principal() == null ? null : request.principal().subject(), "serve", id.model(), id.version(),
+                place.node(), place.region(), new ArrayList<>(new TreeSet<>(request.residency())),
+                outcome, (System.nanoTime() - startNanos) / 1e6, "cluster", null);
     }
 
     private static void reply(Infer cmd, ErrorKind kind, String message) {

@@ -4,27 +4,31 @@ import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.api.Principal;
 import io.meshinfer.batching.Batcher;
 import io.meshinfer.batching.ResultSink;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.registry.ReplicaId;
 import io.meshinfer.runtime.LoadedModel;
 import io.meshinfer.runtime.ModelSignature;
+import io.meshinfer.security.AuditLog;
 import io.meshinfer.tensor.NamedTensor;
 import java.util.List;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One loaded replica in this process: its manifest, its session and its batcher. Serving
  * checks residency (the request's allowed regions must include this node's region: the
- * guarantee is enforced here, where the data would be processed), validates, queues, and
- * counts what it served.
+ * guarantee is enforced here, where the data would be processed) and the request's
+ * principal again (its token must allow this model and this region), validates, queues,
+ * and counts what it served.
  */
 public final class PooledReplica {
-    /** Where replicas of this process run, and the limits they apply. */
+    /** Where replicas of this process run, the limits they apply, and what they report to (drift, audit). */
     public record Place(String node, String region, String zone, long maxRequestBytes, ServedCounters served,
-                        io.meshinfer.observability.DriftRegistry drift) {
+                        io.meshinfer.observability.DriftRegistry drift, AuditLog audit) {
     }
 
     /** A replica's state in the pool. */
@@ -99,9 +103,10 @@ public final class PooledReplica {
         status = Status.STOPPING;
     }
 
-    /** Whether this node's region may process a request with {@code request}'s residency. */
+    /** Whether this node's region may process {@code request}: its residency and its token allow the region. */
     public boolean residencyAllows(InferenceRequest request) {
-        return request.residency().isEmpty() || request.residency().contains(place.region());
+        return (request.residency().isEmpty() || request.residency().contains(place.region()))
+                && (request.principal() == null || request.principal().mayServeIn(place.region()));
     }
 
     /**
@@ -124,7 +129,14 @@ public final class PooledReplica {
         if (!residencyAllows(request)) {
             result.completeExceptionally(new InferenceException.ResidencyViolation("replica " + entityId
                     + " runs in region " + place.region() + ", outside the request's residency "
-                    + request.residency()));
+                    + new TreeSet<>(request.residency()) + (request.principal() == null ? ""
+                    : " or the regions its token allows " + new TreeSet<>(request.principal().regions()))));
+            return result;
+        }
+        Principal principal = request.principal();
+        if (principal != null && !principal.mayUseModel(id.model())) {
+            result.completeExceptionally(new InferenceException.PermissionDenied("replica " + entityId
+                    + ": the token of '" + principal.subject() + "' does not allow model '" + id.model() + "'"));
             return result;
         }
         if (status == Status.STOPPING) {

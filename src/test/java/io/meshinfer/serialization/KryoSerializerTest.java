@@ -10,6 +10,7 @@ import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.api.Principal;
 import io.meshinfer.node.MeshConfig;
 import io.meshinfer.registry.Attestation;
 import io.meshinfer.registry.GoldenVectors;
@@ -73,7 +74,8 @@ class KryoSerializerTest {
     void inferMessageWithEveryTensorTypeRoundTrips() throws Exception {
         TestProbe<ModelReplica.Reply> probe = TESTKIT.createTestProbe();
         InferenceRequest req = new InferenceRequest("id-1", "m", "2", everyType(), List.of("out"), 1500,
-                Set.of("eu-west", "us-east"), "caller-7");
+                Set.of("eu-west", "us-east"), "caller-7",
+                new Principal("alice", Set.of("reader"), Set.of("m"), Set.of("eu-west"), "jti-1"));
         ModelReplica.Infer back = (ModelReplica.Infer) roundTrip(new ModelReplica.Infer(req, probe.getRef()));
         assertEquals(probe.getRef(), back.replyTo());
         InferenceRequest r = back.request();
@@ -83,6 +85,8 @@ class KryoSerializerTest {
         assertEquals(req.outputs(), r.outputs());
         assertEquals(req.timeoutMillis(), r.timeoutMillis());
         assertEquals(req.residency(), r.residency());
+        assertEquals(req.principal(), r.principal());
+        assertEquals(req.routingKey(), r.routingKey());
         for (int i = 0; i < req.inputs().size(); i++) {
             assertEquals(req.inputs().get(i).name(), r.inputs().get(i).name());
             assertTrue(req.inputs().get(i).tensor().contentEquals(r.inputs().get(i).tensor()),
@@ -227,7 +231,7 @@ class KryoSerializerTest {
         KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
         TestProbe<ModelReplica.Reply> probe = TESTKIT.createTestProbe();
         byte[] valid = kryo.toBinary(new ModelReplica.Infer(new InferenceRequest("id", "m", null, everyType(),
-                List.of(), 100, Set.of("eu"), null), probe.getRef()));
+                List.of(), 100, Set.of("eu"), null, null), probe.getRef()));
         Random rnd = new Random(7);
         for (int i = 0; i < 20000; i++) {
             byte[] bytes = valid.clone();

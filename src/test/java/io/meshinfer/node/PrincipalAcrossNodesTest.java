@@ -1,0 +1,146 @@
+package io.meshinfer.node;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.meshinfer.api.Principal;
+import io.meshinfer.security.AuditLog;
+import io.meshinfer.security.AuditVerifier;
+import io.meshinfer.security.TokenIssuer;
+import io.meshinfer.security.TokenKeys;
+import io.meshinfer.testkit.TestNode;
+import io.meshinfer.testmodels.TestModels;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.interfaces.ECPrivateKey;
+import java.security.interfaces.ECPublicKey;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two real nodes in one JVM (regions "a" and "b"), both with authentication and auditing
+ * on: a request entering at node-a with a bearer token is served by the only replica, on
+ * node-b, and the principal crosses the cluster with it (Kryo, as between processes): the
+ * serving node's audit log names it. A token scoped to region a cannot be served in b. The
+ * artifact travels from a to b without a token.
+ */
+class PrincipalAcrossNodesTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private static final String BODY = "{\"id\":\"%s\",\"inputs\":[{\"name\":\"x\",\"shape\":[1,4],"
+            + "\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]}";
+    @TempDir
+    static Path tmp;
+    private static TestNode a;
+    private static TestNode b;
+    private static Path auditA;
+    private static Path auditB;
+    private static TokenIssuer issuer;
+
+    @BeforeAll
+    static void start() throws IOException {
+        Path keys = tmp.resolve("keys");
+        KeyPair pair = TokenKeys.generate();
+        TokenKeys.writePair(pair, keys);
+        issuer = new TokenIssuer((ECPrivateKey) pair.getPrivate(), (ECPublicKey) pair.getPublic());
+        String verify = keys.resolve(TokenKeys.VERIFY_FILE).toString();
+        auditA = tmp.resolve("audit-a");
+        auditB = tmp.resolve("audit-b");
+        a = TestNode.start(Map.of("meshinfer.node.name", "node-a", "meshinfer.node.region", "a",
+                "meshinfer.security.auth-public-key", verify, "meshinfer.audit.dir", auditA.toString()));
+        b = TestNode.start(Map.of("meshinfer.node.name", "node-b", "meshinfer.node.region", "b",
+                "meshinfer.security.auth-public-key", verify, "meshinfer.audit.dir", auditB.toString(),
+                "pekko.cluster.seed-nodes", List.of("pekko://meshinfer@" + a.clusterHostPort())));
+    }
+
+    @AfterAll
+    static void stop() {
+        b.close();
+        a.close();
+    }
+
+    private static String token(String subject, Set<String> roles, Set<String> regions) {
+        return issuer.issue(new Principal(subject, roles, Set.of("*"), regions, null), Duration.ofHours(1));
+    }
+
+    private static HttpResponse<String> send(TestNode n, String method, String path, byte[] body, String token)
+            throws Exception {
+        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(n.url() + path)).timeout(Duration.ofSeconds(60))
+                .header("Authorization", "Bearer " + token)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofByteArray(body));
+        return CLIENT.send(req.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    }
+
+    private static List<JsonNode> awaitRecord(Path dir, Predicate<JsonNode> until) {
+        List<JsonNode> records = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> {
+            records.clear(); // a line being written may be incomplete: read again
+            for (Path f : AuditLog.files(dir)) {
+                for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
+                    records.add(JSON.readTree(line));
+                }
+            }
+            return records.stream().anyMatch(until);
+        });
+        return records;
+    }
+
+    @Test
+    void thePrincipalReachesTheServingReplicaOnAnotherNode() throws Exception {
+        String admin = token("ops", Set.of("admin"), Set.of("*"));
+        HttpResponse<String> deployed = send(a, "PUT", "/v1/models/in-b/versions/1?regions=b", TestModels.mlp(), admin);
+        assertEquals(201, deployed.statusCode(), deployed.body());
+        await().atMost(Duration.ofSeconds(60)).until(() ->
+                send(a, "GET", "/v2/models/in-b/ready", null, admin).statusCode() == 200);
+
+        String carol = token("carol", Set.of(), Set.of("*"));
+        HttpResponse<String> served = send(a, "POST", "/v2/models/in-b/infer",
+                String.format(BODY, "across-1").getBytes(StandardCharsets.UTF_8), carol);
+        assertEquals(200, served.statusCode(), served.body());
+        assertEquals("node-b", JSON.readTree(served.body()).at("/parameters/node").asText());
+
+        List<JsonNode> atB = awaitRecord(auditB, r -> r.path("id").asText().equals("across-1"));
+        JsonNode serve = atB.stream().filter(r -> r.path("id").asText().equals("across-1")).findFirst().orElseThrow();
+        assertEquals("serve", serve.path("action").asText());
+        assertEquals("carol", serve.path("principal").asText(), "the principal crossed the cluster");
+        assertEquals("node-b", serve.path("node").asText());
+        assertEquals("b", serve.path("region").asText());
+        assertEquals("cluster", serve.path("via").asText());
+        assertEquals("ok", serve.path("outcome").asText());
+
+        List<JsonNode> atA = awaitRecord(auditA, r -> r.path("id").asText().equals("across-1"));
+        JsonNode entry = atA.stream().filter(r -> r.path("id").asText().equals("across-1")).findFirst().orElseThrow();
+        assertEquals("infer", entry.path("action").asText());
+        assertEquals("carol", entry.path("principal").asText());
+        assertEquals("node-b", entry.path("node").asText(), "the entry node records where it was served");
+        assertEquals("http", entry.path("via").asText());
+
+        // a token for region a only: the one replica runs in b, so no replica may serve it
+        HttpResponse<String> regionA = send(a, "POST", "/v2/models/in-b/infer",
+                String.format(BODY, "across-2").getBytes(StandardCharsets.UTF_8), token("dave", Set.of(), Set.of("a")));
+        assertEquals(403, regionA.statusCode(), regionA.body());
+        assertTrue(regionA.body().contains("[a]"), regionA.body());
+
+        assertTrue(AuditVerifier.verify(AuditLog.files(auditA)).intact());
+        assertTrue(AuditVerifier.verify(AuditLog.files(auditB)).intact());
+    }
+}
