@@ -89,7 +89,8 @@ public final class HttpGateway extends AllDirectives {
         return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
                 pathPrefix("v2", this::oipRoutes),
                 pathPrefix("v1", this::adminRoutes),
-                path("metrics", () -> get(this::metrics)))));
+                path("metrics", () -> get(this::metrics)),
+                new DashboardRoutes(backend, mapper).route())));
     }
 
     /** Prometheus text format: every {@code meshinfer_} metric of this node, and the JVM's. */
