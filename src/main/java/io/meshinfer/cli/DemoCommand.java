@@ -85,6 +85,7 @@ final class DemoCommand implements Callable<Integer> {
             LocalProcesses.Node n2 = cluster.start("demo-2", "eu-west", "eu-west-b", List.of(n1.hostPort()));
             LocalProcesses.Node n3 = cluster.start("demo-3", "us-east", "us-east-a", List.of(n1.hostPort()));
             awaitCluster(cluster, n1, 3);
+            System.out.println("dashboard: " + n1.url() + "/ui (every node serves one at /ui)");
             deploy(cluster, n1);
             showOneRequest(n1);
             Summary summary = traffic(cluster, n1);
@@ -96,6 +97,7 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println();
                 System.out.println("--keep-running: the cluster stays up until Ctrl-C; try");
                 System.out.println("  scripts/meshinfer status --gateway " + n1.url());
+                System.out.println("  " + n1.url() + "/ui in a browser");
                 new CountDownLatch(1).await();
             }
             return summary.unanswered() == 0 ? 0 : 1;

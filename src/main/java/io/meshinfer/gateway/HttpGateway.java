@@ -96,6 +96,7 @@ public final class HttpGateway extends AllDirectives {
                 path(PathMatchers.segment("v1").slash("artifacts").slash(PathMatchers.segment()),
                         sha -> get(() -> artifact(sha))),
                 path("metrics", () -> get(this::metrics)),
+                new DashboardRoutes(backend, mapper).route(),
                 auth.authenticated(principal -> concat(
                         pathPrefix("v2", () -> oipRoutes(principal)),
                         pathPrefix("v1", () -> adminRoutes(principal)))))));

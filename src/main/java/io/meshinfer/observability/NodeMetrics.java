@@ -124,6 +124,11 @@ public final class NodeMetrics {
         return out.toByteArray();
     }
 
+    /** The {@code meshinfer_} metrics (not the JVM's) as snapshots, for callers that compute on them. */
+    public MetricSnapshots snapshot() {
+        return registry.scrape(name -> name.startsWith("meshinfer_"));
+    }
+
     /** The content type of {@link #scrape()}: Prometheus text format 0.0.4. */
     public static final org.apache.pekko.http.javadsl.model.ContentType.WithFixedCharset CONTENT_TYPE =
             org.apache.pekko.http.javadsl.model.ContentTypes.create(

@@ -45,6 +45,19 @@ public final class TestNode implements AutoCloseable {
 
     /** Starts a node on an existing data directory (e.g. to restart one). */
     public static TestNode start(Map<String, Object> overrides, Path dataDir) {
+        return start(overrides, dataDir, true);
+    }
+
+    /** Starts a node and returns once its HTTP is up, without waiting for it to join its cluster. */
+    public static TestNode startJoining(Map<String, Object> overrides) {
+        try {
+            return start(overrides, Files.createTempDirectory("meshinfer-test"), false);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static TestNode start(Map<String, Object> overrides, Path dataDir, boolean awaitUp) {
         try {
             Map<String, Object> all = new HashMap<>(overrides);
             all.put("meshinfer.node.data-dir", dataDir.toString());
@@ -53,7 +66,9 @@ public final class TestNode implements AutoCloseable {
             NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config), dataDir);
             MeshNode node = MeshNode.start(config, resources);
             try {
-                node.awaitUp(Duration.ofSeconds(30));
+                if (awaitUp) {
+                    node.awaitUp(Duration.ofSeconds(30));
+                }
             } catch (RuntimeException e) {
                 node.shutdown();
                 throw e;
