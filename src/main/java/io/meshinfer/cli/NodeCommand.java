@@ -51,6 +51,14 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--data-dir", description = "Directory for the artifact store (default: from config, 'data').")
     Path dataDir;
 
+    @Option(names = "--tls-dir", description = "Mutual TLS between nodes with the key material in this directory"
+            + " (tls.key, tls.crt, ca.crt from scripts/gen-certs.sh; default: from config, off).")
+    Path tlsDir;
+
+    @Option(names = "--https", description = "Serve the gateway over HTTPS (key and certificate from --tls-dir or"
+            + " meshinfer.http.tls.key-file and cert-file).")
+    boolean https;
+
     @Option(names = "--config", description = "Extra HOCON configuration file; flags override it.")
     Path configFile;
 
@@ -112,6 +120,12 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (dataDir != null) {
             o.put("meshinfer.node.data-dir", dataDir.toString());
+        }
+        if (tlsDir != null) {
+            o.put("meshinfer.security.tls-dir", tlsDir.toAbsolutePath().toString());
+        }
+        if (https) {
+            o.put("meshinfer.http.tls.enabled", true);
         }
         Config flags = ConfigFactory.parseMap(o);
         if (configFile != null) {
