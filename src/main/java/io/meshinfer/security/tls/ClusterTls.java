@@ -65,8 +65,13 @@ public final class ClusterTls {
         return config.getString(TRANSPORT_KEY).equals(TLS_TRANSPORT);
     }
 
-    /** What {@link #check} found: the node's certificate and the CA's. */
-    public record Material(X509Certificate certificate, X509Certificate ca, boolean keyReadableByOthers) {
+    /**
+     * What {@link #check} found: the node's certificate, the CA's (the first of ca.crt), how
+     * many more certificates ca.crt holds (Pekko 1.2.1 ignores them), and whether the key file
+     * can be read by other users.
+     */
+    public record Material(X509Certificate certificate, X509Certificate ca, int ignoredCas,
+                           boolean keyReadableByOthers) {
         public String describe() {
             return "certificate " + certificate.getSubjectX500Principal().getName() + " (serial "
                     + certificate.getSerialNumber().toString(16) + ", valid until " + certificate.getNotAfter()
@@ -82,7 +87,8 @@ public final class ClusterTls {
     /**
      * Reads the key material in {@code dir} as Pekko will and checks that it can work: the
      * three files exist and parse, the key belongs to the certificate, the certificate is
-     * valid now and signed by (one of) the CA certificate(s) in {@code ca.crt}.
+     * valid now and signed by the CA certificate in {@code ca.crt} (the first, the only one
+     * Pekko trusts).
      *
      * @throws IllegalStateException saying what is wrong and how to fix it
      */
@@ -101,25 +107,19 @@ public final class ClusterTls {
             X509Certificate cert = PemFiles.certificates(certFile).get(0);
             List<X509Certificate> cas = PemFiles.certificates(caFile);
             cert.checkValidity();
-            X509Certificate issuer = null;
-            for (X509Certificate ca : cas) {
-                try {
-                    cert.verify(ca.getPublicKey());
-                    issuer = ca;
-                    break;
-                } catch (GeneralSecurityException e) {
-                    // signed by another of the CAs, or by none
-                }
-            }
-            if (issuer == null) {
+            // Pekko's provider trusts only the first certificate of ca.crt: so does this check
+            X509Certificate ca = cas.get(0);
+            try {
+                cert.verify(ca.getPublicKey());
+            } catch (GeneralSecurityException e) {
                 throw new IllegalStateException("--tls-dir " + dir + ": tls.crt (" + cert.getSubjectX500Principal()
-                        .getName() + ") is not signed by the CA in ca.crt (" + cas.get(0).getSubjectX500Principal()
-                        .getName() + "); issue it from the cluster's CA (scripts/gen-certs.sh)");
+                        .getName() + ") is not signed by the CA in ca.crt (" + ca.getSubjectX500Principal().getName()
+                        + "); issue it from the cluster's CA (scripts/gen-certs.sh)");
             }
             if (!keyMatches(key, cert)) {
                 throw new IllegalStateException("--tls-dir " + dir + ": tls.key is not the key of tls.crt");
             }
-            return new Material(cert, issuer, readableByOthers(keyFile));
+            return new Material(cert, ca, cas.size() - 1, readableByOthers(keyFile));
         } catch (IOException e) {
             throw new IllegalStateException("--tls-dir " + dir + ": " + e.getMessage(), e);
         } catch (java.security.cert.CertificateExpiredException

@@ -131,6 +131,11 @@ public final class NodeTls {
                 log.warn("node {}: {} can be read by other users: chmod 600 it", nodeName,
                         settings.clusterDir().orElseThrow().resolve(TlsSettings.KEY_FILE));
             }
+            if (m.ignoredCas() > 0) {
+                log.warn("node {}: {} holds {} more CA certificate(s) after the first; the cluster transport (Pekko)"
+                        + " trusts only the first", nodeName, settings.clusterDir().orElseThrow()
+                        .resolve(TlsSettings.CA_FILE), m.ignoredCas());
+            }
             if (m.expiresWithin(Duration.ofDays(14))) {
                 log.warn("node {}: its certificate expires on {}: issue a new one (scripts/gen-certs.sh) and replace"
                         + " the files; running nodes pick them up", nodeName, m.certificate().getNotAfter().toInstant());

@@ -151,6 +151,23 @@ class TlsConfigTest {
         assertTrue(message(garbled).contains("is not a PEM private key"), message(garbled));
     }
 
+    @Test
+    void onlyTheFirstCertificateOfCaCrtCountsAsPekkoTrustsOnlyThatOne() throws Exception {
+        Path good = certs.resolve("cluster").resolve("n1");
+        String clusterCa = Files.readString(good.resolve("ca.crt"));
+        String otherCa = Files.readString(certs.resolve("other").resolve("ca.crt"));
+
+        Path clusterFirst = Files.createDirectories(certs.resolve("cluster-first"));
+        copy(good, clusterFirst, "tls.key", "tls.crt");
+        Files.writeString(clusterFirst.resolve("ca.crt"), clusterCa + otherCa);
+        assertEquals(1, ClusterTls.check(clusterFirst).ignoredCas());
+
+        Path otherFirst = Files.createDirectories(certs.resolve("other-first"));
+        copy(good, otherFirst, "tls.key", "tls.crt");
+        Files.writeString(otherFirst.resolve("ca.crt"), otherCa + clusterCa);
+        assertTrue(message(otherFirst).contains("is not signed by the CA in ca.crt"), message(otherFirst));
+    }
+
     private static String message(Path dir) {
         return assertThrows(IllegalStateException.class, () -> ClusterTls.check(dir)).getMessage();
     }
