@@ -15,6 +15,11 @@
 # REGIONS (region-a,region-b), DOWN_TIMEOUT (seconds before stragglers get SIGKILL, 30),
 # START_TIMEOUT, MESHINFER_JAVA_OPTS.
 #
+# Transport security: with MESHINFER_TLS_DIR=DIR, node<i> runs with --tls-dir DIR/node<i>
+# (mutual TLS between nodes); `up` first creates the missing keys and certificates with
+# scripts/gen-certs.sh (a CA in DIR is created once, then reused). MESHINFER_HTTPS=1 makes
+# the gateways serve HTTPS; `status` then trusts DIR/ca.crt (or MESHINFER_CA_CERT).
+#
 # Every command is safe to re-run: up skips nodes that are running, down ignores nodes
 # that are gone and only signals processes that still are the node of their pid file.
 set -euo pipefail
@@ -25,6 +30,11 @@ BASE_PORT="${BASE_PORT:-25520}"
 BASE_HTTP_PORT="${BASE_HTTP_PORT:-8080}"
 REGIONS="${REGIONS:-region-a,region-b}"
 DOWN_TIMEOUT="${DOWN_TIMEOUT:-30}"
+if [[ -n "${MESHINFER_TLS_DIR:-}" ]]; then
+  MESHINFER_TLS_DIR="$(realpath -m "$MESHINFER_TLS_DIR")"
+  export MESHINFER_TLS_DIR
+  export MESHINFER_CA_CERT="${MESHINFER_CA_CERT:-$MESHINFER_TLS_DIR/ca.crt}"
+fi
 
 usage() {
   sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -70,6 +80,15 @@ cmd_up() {
   local seed="127.0.0.1:$BASE_PORT"
   local -a pids=() names=()
   local i
+  if [[ -n "${MESHINFER_TLS_DIR:-}" ]]; then
+    local -a missing=()
+    for ((i = 1; i <= n; i++)); do
+      if [[ ! -f "$MESHINFER_TLS_DIR/node$i/tls.crt" ]]; then missing+=("node$i"); fi
+    done
+    if ((${#missing[@]} > 0)); then
+      "$ROOT/scripts/gen-certs.sh" "$MESHINFER_TLS_DIR" "${missing[@]}"
+    fi
+  fi
   for ((i = 1; i <= n; i++)); do
     local name="node$i"
     local region="${regions[$(((i - 1) % ${#regions[@]}))]}"
@@ -110,7 +129,9 @@ cmd_up() {
     echo "local-cluster: some nodes failed; the others keep running (scripts/local-cluster.sh down stops them)" >&2
     exit 1
   fi
-  echo "local cluster of $n nodes up; gateway http://127.0.0.1:$BASE_HTTP_PORT (run dir $RUN_DIR)"
+  local scheme=http
+  if [[ "${MESHINFER_HTTPS:-}" =~ ^(1|true|yes|on)$ ]]; then scheme=https; fi
+  echo "local cluster of $n nodes up; gateway $scheme://127.0.0.1:$BASE_HTTP_PORT (run dir $RUN_DIR)"
 }
 
 cmd_status() {

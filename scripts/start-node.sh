@@ -15,6 +15,11 @@
 #
 # Environment: RUN_DIR, START_TIMEOUT, MESHINFER_JAVA_OPTS (JVM options, e.g.
 # "-Xmx512m -Dpekko.cluster.split-brain-resolver.stable-after=5s").
+#
+# Transport security: --tls-dir DIR and --https go to the node like every flag. Without
+# --tls-dir, MESHINFER_TLS_DIR (a directory made by scripts/gen-certs.sh) gives the node
+# --tls-dir $MESHINFER_TLS_DIR/<name>; MESHINFER_HTTPS=1 adds --https. An HTTPS node's
+# readiness is checked trusting MESHINFER_CA_CERT, else ca.crt of its TLS directory.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +28,7 @@ START_TIMEOUT="${START_TIMEOUT:-120}"
 # start-seed.sh sets this so that a missing --seeds means "form a new cluster".
 NO_DEFAULT_SEEDS="${MESHINFER_NO_DEFAULT_SEEDS:-}"
 
-name="" host="" port="" http_port="" seeds="" data_dir=""
+name="" host="" port="" http_port="" seeds="" data_dir="" tls_dir="" https=""
 args=("$@")
 i=0
 while ((i < ${#args[@]})); do
@@ -31,7 +36,7 @@ while ((i < ${#args[@]})); do
   value=""
   case "$arg" in
     --*=*) value="${arg#*=}"; arg="${arg%%=*}" ;;
-    --name | --host | --port | --http-host | --http-port | --seeds | --data-dir)
+    --name | --host | --port | --http-host | --http-port | --seeds | --data-dir | --tls-dir)
       if ((i + 1 >= ${#args[@]})); then
         echo "start-node: $arg needs a value" >&2
         exit 2
@@ -47,6 +52,8 @@ while ((i < ${#args[@]})); do
     --http-port) http_port="$value" ;;
     --seeds) seeds="$value" ;;
     --data-dir) data_dir="$value" ;;
+    --tls-dir) tls_dir="$value" ;;
+    --https) https=1 ;;
   esac
   i=$((i + 1))
 done
@@ -61,6 +68,21 @@ if [[ ! "$name" =~ ^[A-Za-z0-9._-]+$ ]]; then
   echo "start-node: node name '$name' must be letters, digits, '.', '_' or '-' (it names files)" >&2
   exit 2
 fi
+if [[ -z "$tls_dir" && -n "${MESHINFER_TLS_DIR:-}" ]]; then
+  tls_dir="$MESHINFER_TLS_DIR/$name"
+  if [[ ! -f "$tls_dir/tls.crt" ]]; then
+    echo "start-node: MESHINFER_TLS_DIR is set but $tls_dir/tls.crt is missing; make it with:" \
+      "scripts/gen-certs.sh $MESHINFER_TLS_DIR $name" >&2
+    exit 2
+  fi
+  extra+=(--tls-dir "$tls_dir")
+fi
+if [[ -z "$https" && "${MESHINFER_HTTPS:-}" =~ ^(1|true|yes|on)$ ]]; then https=1; extra+=(--https); fi
+# what curl trusts when it checks an HTTPS node's readiness
+curl_tls=()
+ca_cert="${MESHINFER_CA_CERT:-}"
+if [[ -z "$ca_cert" && -n "$tls_dir" ]]; then ca_cert="$tls_dir/ca.crt"; fi
+if [[ -n "$https" && -n "$ca_cert" ]]; then curl_tls=(--cacert "$ca_cert"); fi
 
 mkdir -p "$RUN_DIR"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
@@ -121,9 +143,10 @@ while ((SECONDS < deadline)); do
   if [[ -z "$url" ]]; then
     # The node prints "meshinfer node <name> (region R) serving http://H:Q" once HTTP is bound
     # (this also finds the port when --http-port 0 asked for any free one).
-    url="$(tail -n +"$((log_start + 1))" "$LOG" | grep -o 'serving http://[^ ]*' | head -n 1 | cut -d' ' -f2 || true)"
+    url="$(tail -n +"$((log_start + 1))" "$LOG" | grep -oE 'serving https?://[^ ]*' | head -n 1 | cut -d' ' -f2 || true)"
   fi
-  if [[ -n "$url" ]] && curl -fsS -o /dev/null --max-time 2 "$url/v2/health/ready" 2>/dev/null; then
+  if [[ -n "$url" ]] && curl ${curl_tls[@]+"${curl_tls[@]}"} -fsS -o /dev/null --max-time 2 "$url/v2/health/ready" \
+    2>/dev/null; then
     echo "$url" >"$URL_FILE"
     echo "node $name up: pid $pid, $url, log $LOG"
     exit 0

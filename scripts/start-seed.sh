@@ -7,7 +7,8 @@
 # Like start-node.sh, with seed defaults for the flags left out: --name seed,
 # --port 25520, --http-port 8080, and no --seeds (the node forms a new cluster; pass
 # --seeds to let a restarted seed rejoin a cluster that is still running). Log, pid file
-# and URL go to $RUN_DIR (default run/) as <name>.log, <name>.pid, <name>.url.
+# and URL go to $RUN_DIR (default run/) as <name>.log, <name>.pid, <name>.url. Transport
+# security (--tls-dir, --https, MESHINFER_TLS_DIR, MESHINFER_HTTPS) as in start-node.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -32,8 +32,25 @@ final class GatewayClient {
     private final HttpClient http;
 
     GatewayClient(String gateway) {
+        this(gateway, null);
+    }
+
+    /**
+     * @param caCert PEM file of the CA(s) to trust for an {@code https:} gateway (e.g. the
+     *               cluster's {@code ca.crt}), or null for the JVM's trusted CAs
+     * @throws IllegalArgumentException if the file cannot be read as certificates
+     */
+    GatewayClient(String gateway, Path caCert) {
         this.base = gateway.endsWith("/") ? gateway.substring(0, gateway.length() - 1) : gateway;
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+        if (caCert != null) {
+            try {
+                b.sslContext(io.meshinfer.security.tls.PemFiles.trusting(caCert));
+            } catch (IOException | java.security.GeneralSecurityException e) {
+                throw new IllegalArgumentException("--ca-cert " + caCert + ": " + e.getMessage(), e);
+            }
+        }
+        this.http = b.build();
     }
 
     String base() {
@@ -142,6 +159,9 @@ final class GatewayClient {
             throw new IOException("interrupted", e);
         } catch (java.net.ConnectException e) {
             throw new IOException("cannot connect to " + base + " (is a node running there?)", e);
+        } catch (javax.net.ssl.SSLException e) {
+            throw new IOException("TLS with " + base + " failed: " + e.getMessage() + " (an HTTPS gateway: pass the"
+                    + " CA that signed its certificate with --ca-cert, e.g. the cluster's ca.crt)", e);
         }
     }
 }

@@ -19,6 +19,11 @@ final class InferCommand implements Callable<Integer> {
     @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
     String gateway;
 
+    @Option(names = "--ca-cert", defaultValue = "${env:MESHINFER_CA_CERT}", description = "CA certificate (PEM)"
+            + " to trust for an https:// gateway, e.g. the cluster's ca.crt (default: $MESHINFER_CA_CERT,"
+            + " else the JVM's trusted CAs).")
+    Path caCert;
+
     @Option(names = "--model", required = true, description = "Model name.")
     String model;
 
@@ -34,7 +39,7 @@ final class InferCommand implements Callable<Integer> {
         byte[] body = Files.readAllBytes(input);
         String path = "/v2/models/" + URLEncoder.encode(model, StandardCharsets.UTF_8)
                 + (version == null ? "" : "/versions/" + URLEncoder.encode(version, StandardCharsets.UTF_8)) + "/infer";
-        GatewayClient.Reply r = new GatewayClient(gateway).postJson(path, body, Duration.ofMinutes(6));
+        GatewayClient.Reply r = new GatewayClient(gateway, caCert).postJson(path, body, Duration.ofMinutes(6));
         if (!r.ok()) {
             System.err.println("inference failed (HTTP " + r.status() + "): " + Cli.errorText(r.body()));
             return 1;

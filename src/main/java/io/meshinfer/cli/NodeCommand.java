@@ -59,6 +59,14 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--audit-dir", description = "Directory of the hash-chained audit log; turns auditing on.")
     Path auditDir;
 
+    @Option(names = "--tls-dir", description = "Mutual TLS between nodes with the key material in this directory"
+            + " (tls.key, tls.crt, ca.crt from scripts/gen-certs.sh; default: from config, off).")
+    Path tlsDir;
+
+    @Option(names = "--https", description = "Serve the gateway over HTTPS (key and certificate from --tls-dir or"
+            + " meshinfer.http.tls.key-file and cert-file).")
+    boolean https;
+
     @Option(names = "--config", description = "Extra HOCON configuration file; flags override it.")
     Path configFile;
 
@@ -126,6 +134,12 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (auditDir != null) {
             o.put("meshinfer.audit.dir", auditDir.toString());
+        }
+        if (tlsDir != null) {
+            o.put("meshinfer.security.tls-dir", tlsDir.toAbsolutePath().toString());
+        }
+        if (https) {
+            o.put("meshinfer.http.tls.enabled", true);
         }
         Config flags = ConfigFactory.parseMap(o);
         if (configFile != null) {

@@ -3,6 +3,7 @@ package io.meshinfer.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -14,12 +15,17 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
     String gateway;
 
+    @Option(names = "--ca-cert", defaultValue = "${env:MESHINFER_CA_CERT}", description = "CA certificate (PEM)"
+            + " to trust for an https:// gateway, e.g. the cluster's ca.crt (default: $MESHINFER_CA_CERT,"
+            + " else the JVM's trusted CAs).")
+    Path caCert;
+
     @Option(names = "--json", description = "Print the raw JSON of GET /v1/cluster.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
-        GatewayClient.Reply r = new GatewayClient(gateway).get("/v1/cluster");
+        GatewayClient.Reply r = new GatewayClient(gateway, caCert).get("/v1/cluster");
         if (!r.ok()) {
             System.err.println("status failed (HTTP " + r.status() + "): " + Cli.errorText(r.body()));
             return 1;

@@ -90,6 +90,13 @@ public final class HttpGateway extends AllDirectives {
         return Http.get(system).newServerAt(host, port).bind(route());
     }
 
+    /** Binds the routes on {@code host:port}, serving HTTPS with {@code https} when given. */
+    public CompletionStage<ServerBinding> bind(String host, int port,
+                                               Optional<org.apache.pekko.http.javadsl.HttpsConnectionContext> https) {
+        return https.map(context -> Http.get(system).newServerAt(host, port).enableHttps(context).bind(route()))
+                .orElseGet(() -> bind(host, port));
+    }
+
     public Route route() {
         return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
                 pathPrefix(PathMatchers.segment("v2").slash("health"), this::healthRoutes),

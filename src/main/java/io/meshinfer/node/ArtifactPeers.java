@@ -38,7 +38,7 @@ final class ArtifactPeers implements PeerRanking {
         Set<String> reachable = new HashSet<>();
         for (MemberInfo m : inc.members().members().values()) {
             if (m.serving() && !m.http().isEmpty()) {
-                reachable.add("http://" + m.http());
+                reachable.add(ClusterIncarnation.peerUrl(m));
             }
         }
         for (int i = 0; i < ranks.length; i++) {
@@ -68,7 +68,7 @@ final class ArtifactPeers implements PeerRanking {
         Set<String> urls = new HashSet<>();
         for (MemberInfo m : members.members().values()) {
             if (m.serving() && !m.http().isEmpty() && (addresses.contains(m.address()) || names.contains(m.name()))) {
-                urls.add("http://" + m.http());
+                urls.add(ClusterIncarnation.peerUrl(m));
             }
         }
         return urls;

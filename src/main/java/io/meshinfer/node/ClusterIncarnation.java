@@ -221,9 +221,18 @@ final class ClusterIncarnation {
     static List<String> peerUrls(MembershipView members) {
         List<String> urls = new ArrayList<>();
         for (MemberInfo m : members.httpPeers()) {
-            urls.add("http://" + m.http());
+            urls.add(peerUrl(m));
         }
         return urls;
+    }
+
+    /**
+     * The base URL of a member's gateway, from its {@code http:} role: {@code host:port}
+     * means plain HTTP; a node serving HTTPS publishes its whole {@code https://} URL.
+     */
+    static String peerUrl(MemberInfo member) {
+        String http = member.http();
+        return http.contains("://") ? http : "http://" + http;
     }
 
     ActorSystem<Void> system() {

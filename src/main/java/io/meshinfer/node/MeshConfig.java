@@ -2,6 +2,7 @@ package io.meshinfer.node;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.meshinfer.security.tls.ClusterTls;
 
 /**
  * Loads meshinfer's configuration in a fixed order of precedence: the given overrides
@@ -26,10 +27,11 @@ public final class MeshConfig {
     public static Config load(Config overrides) {
         ConfigFactory.invalidateCaches();
         ClassLoader cl = MeshConfig.class.getClassLoader();
-        return overrides
+        // a TLS directory (meshinfer.security.tls-dir) switches Artery to tls-tcp, which HOCON cannot express
+        return ClusterTls.transportLayer(overrides
                 .withFallback(ConfigFactory.systemProperties())
                 .withFallback(ConfigFactory.parseResourcesAnySyntax(cl, "application"))
                 .withFallback(ConfigFactory.parseResources(cl, "meshinfer-pekko.conf"))
-                .withFallback(ConfigFactory.parseResourcesAnySyntax(cl, "reference"));
+                .withFallback(ConfigFactory.parseResourcesAnySyntax(cl, "reference")));
     }
 }

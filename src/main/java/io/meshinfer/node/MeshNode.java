@@ -35,6 +35,7 @@ import io.meshinfer.security.AuditLog;
 import io.meshinfer.security.AuditSettings;
 import io.meshinfer.security.Authenticator;
 import io.meshinfer.security.SecuritySettings;
+import io.meshinfer.security.tls.NodeTls;
 import io.meshinfer.shard.PooledReplica;
 import io.meshinfer.shard.ReplicaLocation;
 import io.meshinfer.shard.ReplicaPool;
@@ -81,6 +82,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final Config config;
     private volatile Config clusterConfig;
     private final NodeSettings settings;
+    private final NodeTls tls;
     private final NodeResources resources;
     private final ActorSystem<Void> local;
     private final Executor blocking;
@@ -116,6 +118,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.audit = openAudit(AuditSettings.fromConfig(config), settings);
         this.httpEntry = new EntryPoint(this, audit, "http");
         this.javaEntry = new EntryPoint(this, audit, "java");
+        this.tls = NodeTls.fromConfig(config);
         this.config = config;
         this.resources = resources;
         this.local = ActorSystem.create(Behaviors.empty(), "meshinfer-local", ConfigFactory.parseMap(Map.of(
@@ -126,7 +129,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.rolloutSettings = RolloutSettings.fromConfig(config);
         this.artifacts = ArtifactSettings.fromConfig(config);
         ArtifactFetcher fetcher = new ArtifactFetcher(resources.store(), local, artifacts,
-                new ArtifactPeers(catalog, current::get));
+                new ArtifactPeers(catalog, current::get), tls.peerClientContext());
         this.scrubber = new ArtifactScrubber(resources.store(), fetcher, catalog, this::peerUrls, blocking);
         Attestor attestor = new Attestor(AttestationSettings.fromConfig(config), resources.runtime(), settings.name(),
                 settings.region(), this::clusterAddress);
@@ -159,10 +162,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
         try {
             HttpGateway gateway = new HttpGateway(node.local, node, config.getBytes("meshinfer.http.max-request-body"),
                     config.getBytes("meshinfer.http.max-model-body"));
-            node.binding = gateway.bind(node.settings.httpHost(), node.settings.httpPort()).toCompletableFuture()
+            node.binding = gateway.bind(node.settings.httpHost(), node.settings.httpPort(), node.tls.gatewayContext())
+                    .toCompletableFuture()
                     .get(30, TimeUnit.SECONDS);
             node.clusterConfig = ConfigFactory.parseMap(Map.of("pekko.cluster.roles",
-                    roles(config, node.settings, node.binding.localAddress().getPort()))).withFallback(config);
+                    roles(config, node.settings, node.httpRole()))).withFallback(config);
             node.current.set(node.newIncarnation(node.clusterConfig));
         } catch (Exception e) {
             ClusterIncarnation inc = node.current.get();
@@ -183,15 +187,17 @@ public final class MeshNode implements NodeBackend, InferenceService {
         node.scheduleArtifactGc(config);
         log.info("node {} (region {}, zone {}) serving HTTP on {}", node.settings.name(), node.settings.region(),
                 node.settings.zone(), node.binding.localAddress());
+        node.tls.logStatus(node.settings.name(), org.apache.pekko.cluster.typed.Cluster.get(node.clusterSystem())
+                .selfMember().address().getPort().orElse(0));
         return node;
     }
 
-    private static List<String> roles(Config config, NodeSettings settings, int httpPort) {
+    private static List<String> roles(Config config, NodeSettings settings, String httpRole) {
         List<String> roles = new ArrayList<>(config.getStringList("pekko.cluster.roles"));
         roles.add("region:" + settings.region());
         roles.add("zone:" + settings.zone());
         roles.add("node:" + settings.name());
-        roles.add("http:" + settings.httpHost() + ":" + httpPort);
+        roles.add("http:" + httpRole);
         if (config.getBoolean("meshinfer.node.host-replicas")) {
             roles.add(io.meshinfer.shard.ModelReplica.REPLICA_HOST_ROLE);
         }
@@ -681,7 +687,13 @@ public final class MeshNode implements NodeBackend, InferenceService {
     }
 
     public String httpUrl() {
-        return "http://" + settings.httpHost() + ":" + httpPort();
+        return tls.scheme() + "://" + settings.httpHost() + ":" + httpPort();
+    }
+
+    /** The value of this node's {@code http:} role: {@code host:port} for HTTP, the whole URL for HTTPS. */
+    private String httpRole() {
+        String hostPort = settings.httpHost() + ":" + httpPort();
+        return tls.https() ? tls.scheme() + "://" + hostPort : hostPort;
     }
 
     /** Completes with the process exit code when the node has stopped (0, or 3 when it exited on being downed). */

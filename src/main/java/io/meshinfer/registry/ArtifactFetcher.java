@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -83,11 +84,20 @@ public final class ArtifactFetcher {
      */
     public ArtifactFetcher(ArtifactStore store, ActorSystem<?> system, ArtifactSettings settings,
                            PeerRanking ranking) {
+        this(store, system, settings, ranking, Optional.empty());
+    }
+
+    /**
+     * @param https how to reach peers whose URL is {@code https:} (e.g. trusting only the
+     *              cluster's CA); empty: pekko-http's default (the JVM's trusted CAs)
+     */
+    public ArtifactFetcher(ArtifactStore store, ActorSystem<?> system, ArtifactSettings settings,
+                           PeerRanking ranking, Optional<HttpsConnectionContext> https) {
         this.store = store;
         this.settings = settings;
         this.ranking = ranking;
         this.http = Http.get(system);
-        this.https = http.defaultClientHttpsContext();
+        this.https = https.orElseGet(http::defaultClientHttpsContext);
         // retries are ours (the next peer), and a stalled connection must end within the idle timeout
         this.pool = ConnectionPoolSettings.create(system.classicSystem())
                 .withMaxRetries(0)

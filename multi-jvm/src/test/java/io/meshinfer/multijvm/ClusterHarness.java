@@ -95,6 +95,8 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
         Process process;
         State state = State.NEW;
         int starts;
+        /** False for a node started to stay outside the cluster ({@link #startUnjoined}). */
+        boolean member = true;
         final List<String> exits = new ArrayList<>();
 
         Node(NodeSpec spec, int transportPort, int httpPort, Path dataDir, Path log, int order) {
@@ -127,6 +129,8 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
     private final Path jar;
     private final ScenarioReport report;
     private final Map<String, String> systemProperties = new LinkedHashMap<>(TEST_CONFIG);
+    private final Map<String, Map<String, String>> nodeProperties = new LinkedHashMap<>();
+    private final Map<String, List<String>> nodeArgs = new LinkedHashMap<>();
     private final Map<String, Node> nodes = new LinkedHashMap<>();
     private final Set<Integer> usedPorts = new HashSet<>();
     private final NodeHttp http = new NodeHttp();
@@ -156,6 +160,18 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
     /** Adds or replaces a {@code -Dkey=value} for the nodes started (or restarted) after this call. */
     public ClusterHarness systemProperty(String key, String value) {
         systemProperties.put(key, value);
+        return this;
+    }
+
+    /** Adds or replaces a {@code -Dkey=value} for one node (over the harness-wide ones), for its later starts. */
+    public synchronized ClusterHarness nodeSystemProperty(String name, String key, String value) {
+        nodeProperties.computeIfAbsent(name, k -> new LinkedHashMap<>()).put(key, value);
+        return this;
+    }
+
+    /** Sets extra {@code meshinfer node} flags for one node (e.g. {@code --tls-dir DIR}), for its later starts. */
+    public synchronized ClusterHarness nodeArgs(String name, String... args) {
+        nodeArgs.put(name, List.of(args));
         return this;
     }
 
@@ -199,6 +215,34 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
         report.line("started %s in %.1f s: %s", batch.stream().map(Node::name).toList(),
                 (System.nanoTime() - t0) / 1e9, batch.stream().map(n -> n.name() + "[" + n.spec.region() + "/"
                         + n.spec.zone() + " transport " + n.transportPort + " http " + n.httpPort + "]").toList());
+    }
+
+    /**
+     * Starts a node process meant to stay outside the cluster (an intruder, say), seeded
+     * with the named nodes, and waits only until its HTTP gateway answers
+     * {@code GET /v2/health/live}. It never seeds other nodes and is not among the running
+     * members that {@link #deploy}, {@link #awaitReady} and {@link #replicaLocations} ask;
+     * {@link #view} and {@link #logContains} show what it sees, {@link #kill} ends it.
+     */
+    public synchronized void startUnjoined(NodeSpec spec, String... seedNodes) {
+        if (nodes.containsKey(spec.name())) {
+            throw new IllegalArgumentException("node " + spec.name() + " already exists");
+        }
+        List<String> seeds = Arrays.stream(seedNodes).map(this::transportAddress).toList();
+        Node n = new Node(spec, freePort(), freePort(), dir.resolve("data").resolve(spec.name()),
+                dir.resolve(spec.name() + ".log"), nodes.size());
+        n.member = false;
+        nodes.put(spec.name(), n);
+        long t0 = System.nanoTime();
+        launch(n, seeds);
+        await(n.name() + " serves HTTP (GET /v2/health/live)").atMost(Duration.ofSeconds(60)).pollInterval(POLL)
+                .ignoreExceptionsMatching(e -> !(e instanceof NodeDied))
+                .until(() -> {
+                    checkAlive(n);
+                    return http.get(n.http() + "/v2/health/live", CALL_TIMEOUT).status() == 200;
+                });
+        report.line("started %s outside the cluster, seeded with %s: HTTP live after %.1f s (transport %d, http %d)",
+                n.name(), List.of(seedNodes), (System.nanoTime() - t0) / 1e9, n.transportPort, n.httpPort);
     }
 
     /** SIGTERM (graceful leave) and waits up to 60 s for the process to exit; returns its exit code. */
@@ -525,7 +569,7 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
     }
 
     private synchronized List<Node> running() {
-        return nodes.values().stream().filter(n -> n.state == State.RUNNING).toList();
+        return nodes.values().stream().filter(n -> n.state == State.RUNNING && n.member).toList();
     }
 
     // ---- logs ----
@@ -643,7 +687,8 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
 
     private void launch(Node n) {
         launch(n, (n.order == 0 && n.starts == 0) ? List.of()
-                : nodes.values().stream().filter(o -> o != n).map(o -> HOST + ":" + o.transportPort).toList());
+                : nodes.values().stream().filter(o -> o != n && o.member).map(o -> HOST + ":" + o.transportPort)
+                        .toList());
     }
 
     private void launch(Node n, List<String> seeds) {
@@ -651,10 +696,13 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(NODE_JVM_OPTIONS);
         cmd.add("-XX:ErrorFile=" + dir.resolve("hs_err_" + n.name() + "_%p.log"));
-        systemProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+        Map<String, String> properties = new LinkedHashMap<>(systemProperties);
+        properties.putAll(nodeProperties.getOrDefault(n.name(), Map.of()));
+        properties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
         cmd.addAll(List.of("-jar", jar.toString(), "node", "--name", n.name(), "--host", HOST,
                 "--port", String.valueOf(n.transportPort), "--http-port", String.valueOf(n.httpPort),
                 "--region", n.spec.region(), "--zone", n.spec.zone(), "--data-dir", n.dataDir.toString()));
+        cmd.addAll(nodeArgs.getOrDefault(n.name(), List.of()));
         if (!seeds.isEmpty()) {
             cmd.add("--seeds");
             cmd.add(String.join(",", seeds));

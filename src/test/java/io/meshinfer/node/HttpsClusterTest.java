@@ -1,0 +1,208 @@
+package io.meshinfer.node;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.cli.Main;
+import io.meshinfer.security.tls.PemFiles;
+import io.meshinfer.security.tls.TestCertificates;
+import io.meshinfer.tensor.Tensor;
+import io.meshinfer.testkit.TestNode;
+import io.meshinfer.testmodels.TestModels;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.math.BigInteger;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two real nodes in one JVM with mutual TLS between them and HTTPS gateways, each with its
+ * own certificate from one CA: the gateway answers clients that trust the CA and refuses
+ * the others' handshakes, members publish HTTPS URLs and fetch artifacts from each other
+ * over HTTPS, the CLI reaches an HTTPS gateway with {@code --ca-cert}, and a gateway
+ * certificate replaced on disk is served to new connections without a restart.
+ */
+class HttpsClusterTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static Path certs;
+    private static TestNode a;
+    private static TestNode b;
+    private static HttpClient client;
+
+    @BeforeAll
+    static void start() throws Exception {
+        certs = Files.createTempDirectory("meshinfer-certs");
+        TestCertificates.generate(certs, "tls-a", "tls-b");
+        client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+                .sslContext(PemFiles.trusting(certs.resolve("ca.crt"))).build();
+        a = TestNode.start(tls("tls-a", Map.of()));
+        b = TestNode.start(tls("tls-b", Map.of("pekko.cluster.seed-nodes",
+                List.of("pekko://meshinfer@" + a.clusterHostPort()))));
+        await().atMost(Duration.ofSeconds(30)).until(() -> upMembers(a) == 2 && upMembers(b) == 2);
+    }
+
+    private static Map<String, Object> tls(String name, Map<String, Object> more) {
+        Map<String, Object> c = new java.util.HashMap<>(more);
+        c.put("meshinfer.node.name", name);
+        c.put("meshinfer.security.tls-dir", certs.resolve(name).toString());
+        c.put("meshinfer.security.tls-refresh-interval", "1s");
+        c.put("meshinfer.http.tls.enabled", true);
+        return c;
+    }
+
+    @AfterAll
+    static void stop() {
+        if (b != null) {
+            b.close();
+        }
+        if (a != null) {
+            a.close();
+        }
+    }
+
+    private static HttpResponse<String> get(HttpClient via, String url) throws Exception {
+        return via.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20)).GET().build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    }
+
+    private static JsonNode cluster(TestNode n) throws Exception {
+        return JSON.readTree(get(client, n.url() + "/v1/cluster").body());
+    }
+
+    private static int upMembers(TestNode n) throws Exception {
+        int up = 0;
+        for (JsonNode m : cluster(n).get("members")) {
+            if (m.get("status").asText().equals("Up") && m.get("reachable").asBoolean()) {
+                up++;
+            }
+        }
+        return up;
+    }
+
+    @Test
+    void theGatewayAnswersOverHttpsOnlyToClientsTrustingTheClusterCa() throws Exception {
+        assertTrue(a.url().startsWith("https://127.0.0.1:"), a.url());
+        HttpResponse<String> live = get(client, a.url() + "/v2/health/live");
+        assertEquals(200, live.statusCode(), live.body());
+        assertEquals("TLSv1.3", live.sslSession().orElseThrow().getProtocol());
+
+        HttpClient jvmDefaults = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        assertThrows(SSLHandshakeException.class, () -> get(jvmDefaults, a.url() + "/v2/health/live"));
+        assertThrows(IOException.class,
+                () -> get(jvmDefaults, a.url().replace("https:", "http:") + "/v2/health/live"), "plain HTTP");
+    }
+
+    @Test
+    void membersPublishHttpsUrlsAndFetchArtifactsFromEachOtherOverHttps() throws Exception {
+        Set<String> urls = new HashSet<>();
+        for (JsonNode m : cluster(b).get("members")) {
+            urls.add(m.get("http").asText());
+        }
+        assertEquals(Set.of(a.url(), b.url()), urls);
+
+        // uploaded to a only: b must stream the file from a's HTTPS gateway to load its replica
+        HttpResponse<String> deployed = client.send(HttpRequest.newBuilder(
+                        URI.create(a.url() + "/v1/models/over-tls/versions/1?replicas=2"))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(TestModels.mlp())).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(201, deployed.statusCode(), deployed.body());
+        await().atMost(Duration.ofSeconds(60)).until(() -> readyReplicaNodes(a, "over-tls").equals(
+                Set.of("tls-a", "tls-b")));
+        assertTrue(b.resources().store().contains(
+                io.meshinfer.registry.ArtifactStore.sha256(TestModels.mlp())), "b stored the fetched artifact");
+
+        InferenceResponse r = b.node().client().infer(InferenceRequest.builder("over-tls")
+                        .input("x", Tensor.ofFloats(new long[] {1, 4}, 1, 2, 3, 4)).build())
+                .toCompletableFuture().get(30, TimeUnit.SECONDS);
+        assertEquals("1", r.version());
+    }
+
+    private static Set<String> readyReplicaNodes(TestNode n, String model) throws Exception {
+        Set<String> nodes = new HashSet<>();
+        for (JsonNode r : cluster(n).get("replicas")) {
+            if (r.get("model").asText().equals(model) && r.get("ready").asBoolean()) {
+                nodes.add(r.get("node").asText());
+            }
+        }
+        return nodes;
+    }
+
+    @Test
+    void theCliReachesAnHttpsGatewayWithCaCert() {
+        String[] withCa = {"status", "--gateway", a.url(), "--ca-cert", certs.resolve("ca.crt").toString()};
+        String[] withoutCa = {"status", "--gateway", a.url()};
+        String[] result = runCli(withCa);
+        assertEquals("0", result[0], result[2]);
+        assertTrue(result[1].contains("tls-b"), result[1]);
+        result = runCli(withoutCa);
+        assertEquals("1", result[0], result[2]);
+        assertTrue(result[2].contains("--ca-cert"), "the error says what to do: " + result[2]);
+    }
+
+    private static synchronized String[] runCli(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int code = Main.run(args);
+            return new String[] {String.valueOf(code), o.toString(StandardCharsets.UTF_8),
+                    e.toString(StandardCharsets.UTF_8)};
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void aReplacedCertificateIsServedToNewConnectionsWithoutARestart() throws Exception {
+        BigInteger before = servedSerial(b);
+        assertEquals(TestCertificates.serial(certs, "tls-b"), before);
+
+        TestCertificates.generate(certs, "tls-b"); // a new key and certificate from the same CA, in place
+        BigInteger after = TestCertificates.serial(certs, "tls-b");
+        assertNotEquals(before, after);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> servedSerial(b).equals(after));
+        assertEquals(2, upMembers(a), "the cluster carries on");
+        assertEquals(200, get(client, b.url() + "/v2/health/ready").statusCode());
+    }
+
+    /** The serial of the certificate the gateway presents to a new connection. */
+    private static BigInteger servedSerial(TestNode n) throws Exception {
+        URI uri = URI.create(n.url());
+        try (SSLSocket socket = (SSLSocket) PemFiles.trusting(certs.resolve("ca.crt")).getSocketFactory()
+                .createSocket(uri.getHost(), uri.getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.startHandshake();
+            return ((X509Certificate) socket.getSession().getPeerCertificates()[0]).getSerialNumber();
+        }
+    }
+}
