@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.Principal;
+import io.meshinfer.protocol.InputLimits;
 import io.meshinfer.protocol.OipBinary;
 import io.meshinfer.protocol.OipJson;
 import io.meshinfer.registry.ArtifactStore;
@@ -79,7 +80,7 @@ public final class HttpGateway extends AllDirectives {
         this.backend = backend;
         this.maxRequestBody = maxRequestBody;
         this.maxModelBody = maxModelBody;
-        this.json = new OipJson(Math.max(1, Math.min(Integer.MAX_VALUE - 8, maxRequestBody)));
+        this.json = new OipJson(InputLimits.fromConfig(system.settings().config()));
         this.binary = new OipBinary(json);
         this.materializer = Materializer.matFromSystem(system);
         this.auth = new GatewayAuth(backend, mapper, exceptionHandler(), rejectionHandler());
@@ -327,7 +328,7 @@ public final class HttpGateway extends AllDirectives {
         return parameterMap(params -> {
             DeployOptions options;
             try {
-                options = DeployOptions.parse(params);
+                options = DeployOptions.parse(params, json.limits());
             } catch (IllegalArgumentException e) {
                 return completeError(new InferenceException.InvalidInput(e.getMessage()));
             }
@@ -615,13 +616,18 @@ public final class HttpGateway extends AllDirectives {
 
     /** Deploy query parameters: {@code replicas}, {@code regions}, {@code maxBatch}, {@code maxDelayMs}. */
     record DeployOptions(int replicas, Set<String> regions, Integer maxBatch, Long maxDelayMillis) {
-        static DeployOptions parse(java.util.Map<String, String> q) {
+        static DeployOptions parse(java.util.Map<String, String> q, InputLimits limits) {
             int replicas = q.containsKey("replicas") ? positiveInt(q.get("replicas"), "replicas", 1000) : 1;
             Set<String> regions = new LinkedHashSet<>();
             if (q.containsKey("regions") && !q.get("regions").isBlank()) {
                 for (String r : q.get("regions").split(",")) {
-                    if (!r.isBlank()) {
-                        regions.add(r.trim());
+                    if (r.trim().length() > limits.maxParameterLength()) {
+                        throw new IllegalArgumentException("a region in regions is " + r.trim().length()
+                                + " characters long, more than the limit of " + limits.maxParameterLength());
+                    }
+                    if (!r.isBlank() && regions.add(r.trim()) && regions.size() > limits.maxResidencyRegions()) {
+                        throw new IllegalArgumentException("regions names more than " + limits.maxResidencyRegions()
+                                + " regions, the limit");
                     }
                 }
             }

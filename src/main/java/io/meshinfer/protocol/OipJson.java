@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonParser.NumberType;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.StreamWriteFeature;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
@@ -47,8 +48,11 @@ import java.util.regex.Pattern;
  * <p>Guarantees: every malformed body is refused with an
  * {@link io.meshinfer.api.InferenceException.InvalidInput} whose message names the tensor
  * and field at fault and quotes at most the one offending element (cut short), never
- * other tensor data; no other exception escapes a decode method. A shape holding more
- * than {@code maxElements} elements is refused before anything is allocated for it. NaN
+ * other tensor data; no other exception escapes a decode method. Every {@link InputLimits}
+ * limit (rank, dimension, elements per tensor and per body, bytes per body, tensor count,
+ * requested outputs, string lengths, residency regions) is checked before anything it
+ * bounds is allocated, and no string longer than {@link InputLimits#MAX_STRING} is decoded
+ * in full. NaN
  * and infinities are written as the strings {@code "NaN"}, {@code "Infinity"} and
  * {@code "-Infinity"} (so the output stays valid JSON) and read back from those strings
  * or from the bare literals.
@@ -60,10 +64,9 @@ import java.util.regex.Pattern;
  * <p>Instances are immutable and thread-safe; all share one Jackson {@link JsonFactory}.
  */
 public final class OipJson {
-    /** Longest accepted {@code routing_key} parameter (sticky routing during rollouts). */
-    public static final int MAX_ROUTING_KEY = 256;
-
     private static final JsonFactory FACTORY = JsonFactory.builder()
+            // No string longer than the longest a limit allows is ever decoded in full.
+            .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(InputLimits.MAX_STRING).build())
             .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
             .disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
@@ -83,9 +86,11 @@ public final class OipJson {
     private static final Pattern JACKSON_SETTING = Pattern.compile(", from `[^`]*`");
     private static final int MAX_SIZE_HINT = 1 << 26;
 
-    private final long maxElements;
+    private final InputLimits limits;
 
     /**
+     * A codec that bounds only the elements of each tensor (for clients decoding responses).
+     *
      * @param maxElements the most elements one tensor of a decoded body may hold; larger
      *     shapes are refused before allocation
      */
@@ -94,11 +99,23 @@ public final class OipJson {
             throw new IllegalArgumentException("maxElements must be in 1.." + Tensor.MAX_ELEMENTS
                     + ", got " + maxElements);
         }
-        this.maxElements = maxElements;
+        this.limits = InputLimits.elementsOnly(maxElements);
+    }
+
+    /** A codec that refuses, before allocating, any body beyond {@code limits} (for servers). */
+    public OipJson(InputLimits limits) {
+        if (limits == null) {
+            throw new IllegalArgumentException("limits are required");
+        }
+        this.limits = limits;
     }
 
     public long maxElements() {
-        return maxElements;
+        return limits.maxTensorElements();
+    }
+
+    public InputLimits limits() {
+        return limits;
     }
 
     /**
@@ -148,7 +165,7 @@ public final class OipJson {
                 switch (field) {
                     case "id" -> {
                         seenId = once(seenId, field);
-                        id = optionalString(p, v, "\"id\" must be a string");
+                        id = optionalString(p, v, "\"id\" must be a string", "\"id\"", limits.maxIdLength());
                     }
                     case "parameters" -> {
                         seenParameters = once(seenParameters, field);
@@ -163,14 +180,10 @@ public final class OipJson {
                             JsonToken pv = p.nextToken();
                             switch (key) {
                                 case "timeout_ms" -> timeoutMillis = readTimeout(p, pv, maxTimeoutMillis);
-                                case "residency" -> residency = readResidency(p, pv);
-                                case "routing_key" -> {
-                                    routingKey = optionalString(p, pv, "parameter \"routing_key\" must be a string");
-                                    if (routingKey != null && routingKey.length() > MAX_ROUTING_KEY) {
-                                        throw invalid("parameter \"routing_key\" is longer than " + MAX_ROUTING_KEY
-                                                + " characters");
-                                    }
-                                }
+                                case "residency" -> residency = readResidency(p, pv, limits);
+                                case "routing_key" -> routingKey = optionalString(p, pv,
+                                        "parameter \"routing_key\" must be a string", "parameter \"routing_key\"",
+                                        limits.maxParameterLength());
                                 case "binary_data_output" ->
                                         allBinary = readFlag(pv, "parameter \"binary_data_output\"");
                                 default -> p.skipChildren();
@@ -185,7 +198,7 @@ public final class OipJson {
                     }
                     case "outputs" -> {
                         seenOutputs = once(seenOutputs, field);
-                        outputs = readRequestedOutputs(p, v, binaryOutputs);
+                        outputs = readRequestedOutputs(p, v, binaryOutputs, limits);
                     }
                     default -> p.skipChildren();
                 }
@@ -530,9 +543,13 @@ public final class OipJson {
         }
         List<NamedTensor> tensors = new ArrayList<>(4);
         NameSet names = new NameSet();
+        TensorReader.Budget budget = new TensorReader.Budget(limits, role);
         int index = 0;
         while (p.nextToken() != JsonToken.END_ARRAY) {
-            NamedTensor t = new TensorReader(FACTORY, body, end, role, index++, maxElements, tail).read(p);
+            if (index == limits.maxTensors()) {
+                throw invalid("\"" + role.list + "\" holds more than " + limits.maxTensors() + " tensors, the limit");
+            }
+            NamedTensor t = new TensorReader(FACTORY, body, end, role, index++, limits, budget, tail).read(p);
             if (!names.add(t.name())) {
                 throw invalid("duplicate " + role.noun + " '" + TensorReader.shorten(t.name()) + "'");
             }
@@ -542,8 +559,8 @@ public final class OipJson {
     }
 
     /** The requested output names, in order; their {@code binary_data} parameters go into {@code binary}. */
-    private static List<String> readRequestedOutputs(JsonParser p, JsonToken v, Map<String, Boolean> binary)
-            throws IOException {
+    private static List<String> readRequestedOutputs(JsonParser p, JsonToken v, Map<String, Boolean> binary,
+            InputLimits limits) throws IOException {
         if (v == JsonToken.VALUE_NULL) {
             return List.of();
         }
@@ -555,6 +572,9 @@ public final class OipJson {
         int index = 0;
         JsonToken t;
         while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (index == limits.maxRequestedOutputs()) {
+                throw invalid("\"outputs\" asks for more than " + limits.maxRequestedOutputs() + " outputs, the limit");
+            }
             if (t != JsonToken.START_OBJECT) {
                 throw invalid("outputs[" + index + "] must be an object with a \"name\"");
             }
@@ -570,7 +590,7 @@ public final class OipJson {
                     if (fv != JsonToken.VALUE_STRING || p.getTextLength() == 0) {
                         throw invalid("outputs[" + index + "]: \"name\" must be a non-empty string");
                     }
-                    name = p.getText();
+                    name = boundedText(p, "outputs[" + index + "]: \"name\"", limits.maxNameLength());
                 } else if (field.equals("parameters") && fv == JsonToken.START_OBJECT) {
                     while (p.nextToken() == JsonToken.FIELD_NAME) {
                         boolean flag = p.currentName().equals("binary_data");
@@ -632,14 +652,17 @@ public final class OipJson {
         return v;
     }
 
-    private static Set<String> readResidency(JsonParser p, JsonToken v) throws IOException {
+    private static Set<String> readResidency(JsonParser p, JsonToken v, InputLimits limits) throws IOException {
         Set<String> regions = new LinkedHashSet<>();
         if (v == JsonToken.VALUE_NULL) {
             return regions;
         }
         if (v == JsonToken.VALUE_STRING) {
-            for (String region : p.getText().split(",")) {
-                addRegion(regions, region);
+            // every region and its comma: the longest string that can pass
+            long longest = (long) limits.maxResidencyRegions() * (limits.maxParameterLength() + 1);
+            String list = boundedText(p, "parameter \"residency\"", (int) Math.min(InputLimits.MAX_STRING, longest));
+            for (String region : list.split(",")) {
+                addRegion(regions, region, limits);
             }
             return regions;
         }
@@ -649,17 +672,23 @@ public final class OipJson {
                 if (t != JsonToken.VALUE_STRING) {
                     throw badResidency();
                 }
-                addRegion(regions, p.getText());
+                addRegion(regions, boundedText(p, "parameter \"residency\": a region", limits.maxParameterLength()),
+                        limits);
             }
             return regions;
         }
         throw badResidency();
     }
 
-    private static void addRegion(Set<String> regions, String region) {
+    private static void addRegion(Set<String> regions, String region, InputLimits limits) {
         String trimmed = region.trim();
-        if (!trimmed.isEmpty()) {
-            regions.add(trimmed);
+        if (trimmed.length() > limits.maxParameterLength()) {
+            throw invalid("parameter \"residency\": a region is " + trimmed.length()
+                    + " characters long, more than the limit of " + limits.maxParameterLength());
+        }
+        if (!trimmed.isEmpty() && regions.add(trimmed) && regions.size() > limits.maxResidencyRegions()) {
+            throw invalid("parameter \"residency\" names more than " + limits.maxResidencyRegions()
+                    + " regions, the limit");
         }
     }
 
@@ -683,13 +712,28 @@ public final class OipJson {
     }
 
     private static String optionalString(JsonParser p, JsonToken v, String problem) throws IOException {
+        return optionalString(p, v, problem, null, InputLimits.MAX_STRING);
+    }
+
+    /** A string or null; a string longer than {@code maxLength} is refused before it becomes a String. */
+    private static String optionalString(JsonParser p, JsonToken v, String problem, String what, int maxLength)
+            throws IOException {
         if (v == JsonToken.VALUE_STRING) {
-            return p.getText();
+            return boundedText(p, what, maxLength);
         }
         if (v == JsonToken.VALUE_NULL) {
             return null;
         }
         throw invalid(problem);
+    }
+
+    /** The current string token's text, refused if longer than {@code maxLength} characters. */
+    static String boundedText(JsonParser p, String what, int maxLength) throws IOException {
+        int length = p.getTextLength();
+        if (length > maxLength) {
+            throw invalid(what + " is " + length + " characters long, more than the limit of " + maxLength);
+        }
+        return p.getText();
     }
 
     private static boolean once(boolean seen, String field) {

@@ -47,6 +47,39 @@ final class TensorReader {
         }
     }
 
+    /**
+     * What the tensors of one body have claimed so far against the per-body limits; each
+     * tensor claims its elements and bytes once its header is known, before its data is
+     * allocated. One instance per decode, not thread-safe.
+     */
+    static final class Budget {
+        private final InputLimits limits;
+        private final Role role;
+        private long elements;
+        private long bytes;
+
+        Budget(InputLimits limits, Role role) {
+            this.limits = limits;
+            this.role = role;
+        }
+
+        /** Claims a tensor's share; {@code label} names it in the refusal. */
+        void claim(String label, long n, DType type) {
+            // both totals stay far below overflow: each tensor holds at most Tensor.MAX_ELEMENTS
+            elements += n;
+            bytes += n * type.byteSize();
+            String per = role == Role.INPUT ? "request" : "response";
+            if (elements > limits.maxRequestElements()) {
+                throw invalid(label + ": the " + role.list + " would hold " + elements
+                        + " elements, more than the limit of " + limits.maxRequestElements() + " per " + per);
+            }
+            if (bytes > limits.maxRequestBytes()) {
+                throw invalid(label + ": the " + role.list + " would hold " + bytes
+                        + " bytes, more than the limit of " + limits.maxRequestBytes() + " per " + per);
+            }
+        }
+    }
+
     private static final String SUPPORTED = supportedTypes();
     /** Longest piece of a client's text (a name, an element) quoted back in a message. */
     private static final int SHOWN_CHARS = 40;
@@ -64,7 +97,9 @@ final class TensorReader {
     private final int end;
     private final Role role;
     private final int index;
+    private final InputLimits limits;
     private final long maxElements;
+    private final Budget budget;
     /** Where binary tensor data comes from; null where the extension is not offered. */
     private final BinaryTail tail;
 
@@ -90,14 +125,16 @@ final class TensorReader {
     private long[] i64;
     private boolean[] bools;
 
-    TensorReader(JsonFactory factory, byte[] body, int end, Role role, int index, long maxElements,
+    TensorReader(JsonFactory factory, byte[] body, int end, Role role, int index, InputLimits limits, Budget budget,
             BinaryTail tail) {
         this.factory = factory;
         this.body = body;
         this.end = end;
         this.role = role;
         this.index = index;
-        this.maxElements = maxElements;
+        this.limits = limits;
+        this.maxElements = limits.maxTensorElements();
+        this.budget = budget;
         this.tail = tail;
     }
 
@@ -116,7 +153,7 @@ final class TensorReader {
                     if (v != JsonToken.VALUE_STRING) {
                         throw invalid(position() + ": \"name\" must be a string");
                     }
-                    String text = p.getText();
+                    String text = OipJson.boundedText(p, position() + ": \"name\"", limits.maxNameLength());
                     if (text.isEmpty()) {
                         throw invalid(position() + ": \"name\" is empty");
                     }
@@ -238,22 +275,32 @@ final class TensorReader {
         }
         long[] dims = new long[4];
         int rank = 0;
+        long count = 0;
         JsonToken t;
         while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            // dimensions beyond the limit are counted for the message, never stored
+            if (count++ >= limits.maxRank()) {
+                p.skipChildren();
+                continue;
+            }
             if (shapeProblem == null) {
-                if (t == JsonToken.VALUE_NUMBER_INT && p.getNumberType() != NumberType.BIG_INTEGER) {
+                if (t == JsonToken.VALUE_NUMBER_INT && p.getNumberType() != NumberType.BIG_INTEGER
+                        && p.getLongValue() <= limits.maxDimension()) {
                     if (rank == dims.length) {
                         dims = Arrays.copyOf(dims, rank * 2);
                     }
                     dims[rank++] = p.getLongValue();
                 } else if (t == JsonToken.VALUE_NUMBER_INT) {
                     shapeProblem = "shape dimension " + rank + " is " + describe(p, t)
-                            + ", more than the limit of " + maxElements + " elements";
+                            + ", more than the limit of " + limits.maxDimension();
                 } else {
                     shapeProblem = "shape dimension " + rank + " is " + describe(p, t) + ", not an integer";
                 }
             }
             p.skipChildren();
+        }
+        if (count > limits.maxRank()) {
+            shapeProblem = "shape has " + count + " dimensions, more than the limit of " + limits.maxRank();
         }
         shape = shapeProblem == null ? Arrays.copyOf(dims, rank) : null;
     }
@@ -292,6 +339,7 @@ final class TensorReader {
             }
             n *= d;
         }
+        budget.claim(label(), n, type);
         dtype = type;
         elements = (int) n;
     }

@@ -32,6 +32,11 @@ public record ModelManifest(
     public ModelManifest {
         requireName("model", model);
         requireName("version", version);
+        // the artifact file name is built from it: nothing but a hash may name a file
+        if (!ArtifactStore.isHash(sha256)) {
+            throw new IllegalArgumentException("sha256 must be 64 lowercase hex digits, got '"
+                    + (sha256 == null || sha256.length() <= 80 ? sha256 : sha256.substring(0, 80) + "...") + "'");
+        }
         if (replicas < 1) {
             throw new IllegalArgumentException("replicas must be at least 1, got " + replicas);
         }

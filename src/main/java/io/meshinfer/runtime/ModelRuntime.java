@@ -117,6 +117,8 @@ public final class ModelRuntime implements AutoCloseable {
             throw new ModelLoadException("the model file has " + size + " bytes, more than the limit of "
                     + settings.maxModelBytes());
         }
+        // ONNX Runtime is native code: only files that pass these checks reach it.
+        OnnxModelCheck.check(file);
         OrtSession session;
         try (OrtSession.SessionOptions options = sessionOptions()) {
             session = env.createSession(file.toString(), options);

@@ -290,7 +290,7 @@ class OipJsonTest {
                 bad(x + "'datatype':'FP32','shape':[100000,100000],'data':[1]}]}",
                         "input 'x': shape [100000, 100000] exceeds the limit of 1000000 elements"),
                 bad(x + "'datatype':'FP32','shape':[99999999999999999999],'data':[1]}]}",
-                        "input 'x': shape dimension 0 is 99999999999999999999, more than the limit of 1000000 elements"),
+                        "input 'x': shape dimension 0 is 99999999999999999999, more than the limit of 1000000"),
                 bad(x + "'datatype':'FP32','shape':[2,4],'data':[1,2,3,4,5,6,7]}]}",
                         "input 'x': data has 7 elements, shape [2, 4] needs 8"),
                 bad(x + "'datatype':'FP32','shape':[2,4],'data':[1,2,3,4,5,6,7,8,9]}]}",

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.meshinfer.api.ErrorKind;
@@ -244,6 +245,104 @@ class KryoSerializerTest {
                 assertTrue(refused.getMessage().startsWith("refused a message"), refused.getMessage());
             }
         }
+    }
+
+    /** One valid message of every kind a peer sends, as bytes on the wire. */
+    private static List<byte[]> everyKindOfMessage(KryoSerializer kryo) {
+        TestProbe<ModelReplica.Reply> probe = TESTKIT.createTestProbe();
+        ModelSignature sig = ModelSignature.of(
+                List.of(new TensorSpec("x", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(4)))),
+                List.of(new TensorSpec("y", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(3)))));
+        ModelManifest m = new ModelManifest("m", "1", "ab".repeat(32), 123, sig, 2, Set.of("eu", "us"), 8, 5L,
+                "n1", 42L, "alice", null);
+        return List.of(
+                kryo.toBinary(new ModelReplica.Infer(new InferenceRequest("id-1", "m", "2", everyType(), List.of("out"),
+                        1500, Set.of("eu-west", "us-east"), "caller-7", null), probe.getRef())),
+                kryo.toBinary(new ModelReplica.Answer(new InferenceResponse("id", "m", "1", everyType(), "n1", "eu", 7,
+                        true))),
+                kryo.toBinary(new ModelReplica.Failure(new InferenceError(ErrorKind.OVERLOADED, "queue full"))),
+                kryo.toBinary(ModelEntry.empty("m").withVersion(m)),
+                kryo.toBinary(m),
+                kryo.toBinary(new io.meshinfer.shard.ReplicaLocation("m@1#0", "m", "1", 0, "n1",
+                        "pekko://meshinfer@127.0.0.1:25520", "eu", "eu-a", true, 42L,
+                        TESTKIT.<ModelReplica.Command>createTestProbe().getRef())));
+    }
+
+    /** Decodes {@code bytes}: a refusal or a value of a registered class, nothing else; returns whether refused. */
+    private static boolean refusedOrDecoded(KryoSerializer kryo, byte[] bytes, String what) {
+        try {
+            Object o = kryo.fromBinary(bytes, "");
+            String name = o.getClass().getName();
+            assertTrue(name.startsWith("io.meshinfer") || name.startsWith("java.") || o.getClass().isArray()
+                    || name.startsWith("org.apache.pekko.actor.typed."), what + " decoded into " + o.getClass());
+            return false;
+        } catch (NotSerializableException refused) {
+            assertTrue(refused.getMessage().startsWith("refused a message"), refused.getMessage());
+            return true;
+        }
+    }
+
+    @Test
+    void everyTruncationOfEveryKindOfMessageIsRefused() throws Exception {
+        KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () -> {
+            for (byte[] valid : everyKindOfMessage(kryo)) {
+                int decoded = 0;
+                for (int length = 0; length < valid.length; length++) {
+                    if (!refusedOrDecoded(kryo, java.util.Arrays.copyOf(valid, length), "a prefix of " + length)) {
+                        decoded++;
+                    }
+                }
+                // a prefix may only decode when the message ends in bytes no field needs
+                assertTrue(decoded <= 2, decoded + " prefixes of a " + valid.length + "-byte message decoded");
+            }
+        });
+    }
+
+    @Test
+    void everySingleBitFlipOfEveryKindOfMessageIsRefusedOrDecodedWithinBoundedMemory() throws Exception {
+        KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () -> {
+            long worst = 0;
+            for (byte[] valid : everyKindOfMessage(kryo)) {
+                for (int bit = 0; bit < valid.length * 8; bit++) {
+                    byte[] bytes = valid.clone();
+                    bytes[bit / 8] ^= (byte) (1 << (bit % 8));
+                    long before = threads.getCurrentThreadAllocatedBytes();
+                    refusedOrDecoded(kryo, bytes, "bit " + bit);
+                    worst = Math.max(worst, threads.getCurrentThreadAllocatedBytes() - before - 8L * valid.length);
+                }
+            }
+            // lengths are checked against the bytes left before anything is allocated for them
+            assertTrue(worst < 1 << 20, "one decode allocated " + worst + " bytes more than 8x its message");
+        });
+    }
+
+    @Test
+    void randomSplicesOfValidMessagesNeverEscapeTheSerializer() throws Exception {
+        KryoSerializer kryo = (KryoSerializer) SERIALIZATION.serializerFor(ModelReplica.Wake.class);
+        List<byte[]> valid = everyKindOfMessage(kryo);
+        Random rnd = new Random(11);
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () -> {
+            for (int i = 0; i < 20_000; i++) {
+                byte[] a = valid.get(rnd.nextInt(valid.size()));
+                byte[] b = valid.get(rnd.nextInt(valid.size()));
+                int cut = rnd.nextInt(a.length);
+                int from = rnd.nextInt(b.length);
+                byte[] spliced = new byte[cut + b.length - from];
+                System.arraycopy(a, 0, spliced, 0, cut);
+                System.arraycopy(b, from, spliced, cut, b.length - from);
+                // varints claiming huge lengths: a run of 0xFF somewhere
+                if (rnd.nextBoolean()) {
+                    int at = rnd.nextInt(spliced.length);
+                    for (int k = at; k < Math.min(spliced.length, at + 1 + rnd.nextInt(5)); k++) {
+                        spliced[k] = (byte) 0xFF;
+                    }
+                }
+                refusedOrDecoded(kryo, spliced, "splice " + i);
+            }
+        });
     }
 
     @Test
