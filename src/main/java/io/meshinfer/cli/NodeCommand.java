@@ -54,6 +54,14 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--config", description = "Extra HOCON configuration file; flags override it.")
     Path configFile;
 
+    @Option(names = "--bootstrap", description = "How to find the cluster: 'seeds' (--seeds, or form one) or"
+            + " 'kubernetes' (Pekko Cluster Bootstrap through the Kubernetes API) (default: from config, 'seeds').")
+    String bootstrap;
+
+    @Option(names = "--management-port",
+            description = "Pekko Management port for --bootstrap kubernetes (default: from config, 7626).")
+    Integer managementPort;
+
     @Override
     public Integer call() throws Exception {
         Config config = buildConfig();
@@ -112,6 +120,12 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (dataDir != null) {
             o.put("meshinfer.node.data-dir", dataDir.toString());
+        }
+        if (bootstrap != null) {
+            o.put("meshinfer.cluster.bootstrap", bootstrap);
+        }
+        if (managementPort != null) {
+            o.put("meshinfer.cluster.kubernetes.management-port", managementPort);
         }
         Config flags = ConfigFactory.parseMap(o);
         if (configFile != null) {
