@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             RolloutCommand.class,
             DemoCommand.class,
             BenchCommand.class,
+            KubernetesTopologyCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
