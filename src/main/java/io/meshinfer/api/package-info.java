@@ -1,6 +1,7 @@
 /**
  * The values every layer shares: {@link io.meshinfer.api.InferenceRequest},
  * {@link io.meshinfer.api.InferenceResponse} and the typed errors
- * ({@link io.meshinfer.api.InferenceException}). Depends only on {@code tensor}.
+ * ({@link io.meshinfer.api.InferenceException}), and the request id in log lines
+ * ({@link io.meshinfer.api.RequestMdc}). Depends only on {@code tensor} and SLF4J.
  */
 package io.meshinfer.api;

@@ -62,9 +62,14 @@ final class NodeCommand implements Callable<Integer> {
             description = "Pekko Management port for --bootstrap kubernetes (default: from config, 7626).")
     Integer managementPort;
 
+    @Option(names = "--log-format", description = "Log lines as 'text' or 'json' (default: from config or"
+            + " MESHINFER_LOG_FORMAT, 'text').")
+    String logFormat;
+
     @Override
     public Integer call() throws Exception {
         Config config = buildConfig();
+        io.meshinfer.node.LogFormat.apply(config);
         try (NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config),
                 Path.of(config.getString("meshinfer.node.data-dir")))) {
             MeshNode node = MeshNode.start(config, resources);
@@ -126,6 +131,9 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (managementPort != null) {
             o.put("meshinfer.cluster.kubernetes.management-port", managementPort);
+        }
+        if (logFormat != null) {
+            o.put("meshinfer.logging.format", logFormat);
         }
         Config flags = ConfigFactory.parseMap(o);
         if (configFile != null) {
