@@ -76,9 +76,10 @@ final class NodeCommand implements Callable<Integer> {
             System.out.println("meshinfer node " + node.settings().name() + " (region " + node.settings().region()
                     + ") serving " + node.httpUrl());
             java.util.concurrent.atomic.AtomicBoolean leaving = new java.util.concurrent.atomic.AtomicBoolean();
+            java.time.Duration leaveTimeout = config.getDuration("meshinfer.node.leave-timeout");
             Thread hook = new Thread(() -> {
                 leaving.set(true);
-                int code = gracefulLeave(node);
+                int code = gracefulLeave(node, leaveTimeout);
                 System.out.flush();
                 Runtime.getRuntime().halt(code); // the leave is done; report its outcome, not the signal
             }, "meshinfer-leave");
@@ -92,9 +93,10 @@ final class NodeCommand implements Callable<Integer> {
     }
 
     /** SIGTERM or Ctrl-C: leave gracefully, within a bound. */
-    private static int gracefulLeave(MeshNode node) {
+    private static int gracefulLeave(MeshNode node, java.time.Duration timeout) {
         try {
-            return node.shutdown().toCompletableFuture().get(90, java.util.concurrent.TimeUnit.SECONDS);
+            return node.shutdown().toCompletableFuture().get(timeout.toMillis(),
+                    java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             System.err.println("graceful leave did not finish: " + e);
             return 1;
