@@ -119,32 +119,45 @@ final class DemoCommand implements Callable<Integer> {
         return JSON.readTree(r.body());
     }
 
+    /** A progress bar of how many of {@code max} things are done (members Up, replicas ready). */
+    private static ProgressBar countBar(String task, int max) {
+        return new ProgressBarBuilder().setTaskName(task).setInitialMax(max).setStyle(ProgressBarStyle.ASCII)
+                .setUpdateIntervalMillis(250).continuousUpdate().build();
+    }
+
     private static void awaitCluster(LocalProcesses cluster, LocalProcesses.Node seed, int members)
             throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (true) {
-            for (LocalProcesses.Node n : cluster.nodes()) {
-                if (!n.process().isAlive()) {
-                    throw new IllegalStateException("node " + n.name() + " exited:\n" + LocalProcesses.tail(n.log(), 30));
+        try (ProgressBar bar = countBar("members Up", members)) {
+            while (true) {
+                for (LocalProcesses.Node n : cluster.nodes()) {
+                    if (!n.process().isAlive()) {
+                        throw new IllegalStateException("node " + n.name() + " exited:\n"
+                                + LocalProcesses.tail(n.log(), 30));
+                    }
                 }
-            }
-            try {
-                int up = 0;
-                for (JsonNode m : status(seed).path("members")) {
-                    up += m.path("status").asText().equals("Up") ? 1 : 0;
+                try {
+                    int up = 0;
+                    List<String> states = new ArrayList<>();
+                    for (JsonNode m : status(seed).path("members")) {
+                        up += m.path("status").asText().equals("Up") ? 1 : 0;
+                        states.add(m.path("name").asText() + " " + m.path("status").asText());
+                    }
+                    bar.stepTo(up);
+                    bar.setExtraMessage(" " + String.join(", ", states));
+                    if (up == members) {
+                        break;
+                    }
+                } catch (IOException notYetListening) {
+                    bar.setExtraMessage(" waiting for " + seed.name() + "'s HTTP port");
                 }
-                if (up == members) {
-                    System.out.println("cluster up: " + members + " members");
-                    return;
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the cluster did not form within 120 s; see " + seed.log());
                 }
-            } catch (IOException notYetListening) {
-                // the seed's HTTP port opens a few seconds after its JVM starts
+                TimeUnit.MILLISECONDS.sleep(250); // polling other processes
             }
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the cluster did not form within 120 s; see " + seed.log());
-            }
-            TimeUnit.MILLISECONDS.sleep(250); // polling other processes
         }
+        System.out.println("cluster up: " + members + " members");
     }
 
     private static Map<String, String> replicaPlacement(JsonNode status) {
@@ -168,18 +181,23 @@ final class DemoCommand implements Callable<Integer> {
             throw new IllegalStateException("deploying the demo model failed: HTTP " + r.status() + " " + r.body());
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            Map<String, String> placement = replicaPlacement(status(gateway));
-            if (placement.size() == 2 && placement.values().stream().noneMatch(v -> v.contains("("))
-                    && placement.values().stream().distinct().count() == 2) {
-                System.out.println("deployed " + DemoModel.NAME + "@1, 2 replicas: " + placement);
-                return;
+        Map<String, String> placement;
+        try (ProgressBar bar = countBar("replicas ready", 2)) {
+            while (true) {
+                placement = replicaPlacement(status(gateway));
+                bar.stepTo(placement.values().stream().filter(v -> !v.contains("(")).count());
+                bar.setExtraMessage(" " + placement);
+                if (placement.size() == 2 && placement.values().stream().noneMatch(v -> v.contains("("))
+                        && placement.values().stream().distinct().count() == 2) {
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the demo model did not become ready: " + placement);
+                }
+                TimeUnit.MILLISECONDS.sleep(250); // polling other processes
             }
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the demo model did not become ready: " + placement);
-            }
-            TimeUnit.MILLISECONDS.sleep(250); // polling other processes
         }
+        System.out.println("deployed " + DemoModel.NAME + "@1, 2 replicas: " + placement);
     }
 
     private static String requestBody(String id, long seed, int rows) {

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             AuditCommand.class,
             DemoCommand.class,
             BenchCommand.class,
+            KubernetesTopologyCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

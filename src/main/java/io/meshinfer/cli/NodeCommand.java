@@ -70,18 +70,32 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--config", description = "Extra HOCON configuration file; flags override it.")
     Path configFile;
 
+    @Option(names = "--bootstrap", description = "How to find the cluster: 'seeds' (--seeds, or form one) or"
+            + " 'kubernetes' (Pekko Cluster Bootstrap through the Kubernetes API) (default: from config, 'seeds').")
+    String bootstrap;
+
+    @Option(names = "--management-port",
+            description = "Pekko Management port for --bootstrap kubernetes (default: from config, 7626).")
+    Integer managementPort;
+
+    @Option(names = "--log-format", description = "Log lines as 'text' or 'json' (default: from config or"
+            + " MESHINFER_LOG_FORMAT, 'text').")
+    String logFormat;
+
     @Override
     public Integer call() throws Exception {
         Config config = buildConfig();
+        io.meshinfer.node.LogFormat.apply(config);
         try (NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config),
                 Path.of(config.getString("meshinfer.node.data-dir")))) {
             MeshNode node = MeshNode.start(config, resources);
             System.out.println("meshinfer node " + node.settings().name() + " (region " + node.settings().region()
                     + ") serving " + node.httpUrl());
             java.util.concurrent.atomic.AtomicBoolean leaving = new java.util.concurrent.atomic.AtomicBoolean();
+            java.time.Duration leaveTimeout = config.getDuration("meshinfer.node.leave-timeout");
             Thread hook = new Thread(() -> {
                 leaving.set(true);
-                int code = gracefulLeave(node);
+                int code = gracefulLeave(node, leaveTimeout);
                 System.out.flush();
                 Runtime.getRuntime().halt(code); // the leave is done; report its outcome, not the signal
             }, "meshinfer-leave");
@@ -95,9 +109,10 @@ final class NodeCommand implements Callable<Integer> {
     }
 
     /** SIGTERM or Ctrl-C: leave gracefully, within a bound. */
-    private static int gracefulLeave(MeshNode node) {
+    private static int gracefulLeave(MeshNode node, java.time.Duration timeout) {
         try {
-            return node.shutdown().toCompletableFuture().get(90, java.util.concurrent.TimeUnit.SECONDS);
+            return node.shutdown().toCompletableFuture().get(timeout.toMillis(),
+                    java.util.concurrent.TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             System.err.println("graceful leave did not finish: " + e);
             return 1;
@@ -140,6 +155,15 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (https) {
             o.put("meshinfer.http.tls.enabled", true);
+        }
+        if (bootstrap != null) {
+            o.put("meshinfer.cluster.bootstrap", bootstrap);
+        }
+        if (managementPort != null) {
+            o.put("meshinfer.cluster.kubernetes.management-port", managementPort);
+        }
+        if (logFormat != null) {
+            o.put("meshinfer.logging.format", logFormat);
         }
         Config flags = ConfigFactory.parseMap(o);
         if (configFile != null) {

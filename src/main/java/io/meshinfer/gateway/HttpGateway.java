@@ -3,9 +3,12 @@ package io.meshinfer.gateway;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.Principal;
 import io.meshinfer.protocol.InputLimits;
+import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.RequestMdc;
 import io.meshinfer.protocol.OipBinary;
 import io.meshinfer.protocol.OipJson;
 import io.meshinfer.registry.ArtifactStore;
@@ -262,9 +265,28 @@ public final class HttpGateway extends AllDirectives {
                             .infer(request.request().withPrincipal(principal.orElse(null)))
                             .handle((r, error) -> error == null
                                     ? inferResponse(binary.encodeResponse(r, request.binaryOutputs()))
-                                    : errorResponse(asInferenceException(error)));
+                                    : inferFailed(request.request(), error));
                     return completeWithFuture(response);
                 })));
+    }
+
+    /**
+     * The error answer to an inference request, logged with its id: failures of the server as
+     * warnings. A model's own error message may quote input values, so it is logged only at
+     * debug level (the caller gets it in full).
+     */
+    private HttpResponse inferFailed(InferenceRequest request, Throwable error) {
+        try (RequestMdc.Scope scope = RequestMdc.open(request.id())) {
+            InferenceException e = asInferenceException(error);
+            if (e.kind() == ErrorKind.INTERNAL) {
+                log.warn("inference on model {} failed ({}): {}", request.model(), e.kind(), e.getMessage());
+            } else if (e.kind() == ErrorKind.MODEL_FAILED) {
+                log.warn("inference on model {} failed ({}): the model failed on the request's input",
+                        request.model(), e.kind());
+            }
+            log.debug("inference on model {} answered {}: {}", request.model(), e.kind(), e.getMessage());
+            return errorResponse(e);
+        }
     }
 
     /** Plain JSON, or (binary tensor data extension) a JSON header and raw tensor bytes. */

@@ -38,7 +38,6 @@ import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
-import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.cluster.typed.SelfRemoved;
 import org.apache.pekko.cluster.typed.Subscribe;
 import org.apache.pekko.remote.RARP;
@@ -94,6 +93,7 @@ final class ClusterIncarnation {
      */
     static ClusterIncarnation start(Config config, NodeSettings settings, CatalogView catalogView, ReplicaPool pool,
                                     Runnable onEnded, java.util.function.Supplier<CompletionStage<Done>> beforeLeaving) {
+        ClusterBootstrapMode.fromConfig(config); // a wrong setting fails before the cluster port is bound
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "meshinfer", config);
         try {
             return wire(system, config, settings, catalogView, pool, onEnded, beforeLeaving);
@@ -150,9 +150,7 @@ final class ClusterIncarnation {
                         .orElse(CompletableFuture.completedFuture(Done.getInstance())));
         system.systemActorOf(endWatcher(inc, onEnded), "end-watcher", Props.empty());
         system.getWhenTerminated().thenRun(() -> inc.end(onEnded, "its actor system terminated"));
-        if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
-            cluster.manager().tell(Join.create(cluster.selfMember().address()));
-        }
+        ClusterBootstrapMode.fromConfig(config).join(system, config);
         return inc;
     }
 

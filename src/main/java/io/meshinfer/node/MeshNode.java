@@ -266,7 +266,9 @@ public final class MeshNode implements NodeBackend, InferenceService {
             }
         }
         Map<String, Object> overrides = new java.util.HashMap<>();
-        overrides.put("pekko.cluster.seed-nodes", new ArrayList<>(seeds));
+        if (ClusterBootstrapMode.fromConfig(clusterConfig) == ClusterBootstrapMode.SEEDS) {
+            overrides.put("pekko.cluster.seed-nodes", new ArrayList<>(seeds)); // Kubernetes: discovery finds it again
+        }
         if (!ended.system().whenTerminated().isCompleted()) {
             // the old system still holds the durable catalog store open (its termination hangs):
             // run this membership without it; the catalog comes back from the cluster anyway

@@ -4,6 +4,7 @@ import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.api.RequestMdc;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
@@ -63,6 +64,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
  * completes exactly once. Thread-safe.
  */
 public final class Router implements InferenceService {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Router.class);
+
     /** This node: where "local" is. */
     public record Self(String address, String node, String region, String zone) {
     }
@@ -250,6 +253,12 @@ public final class Router implements InferenceService {
             boolean retryable = e.kind() == ErrorKind.OVERLOADED || e.kind() == ErrorKind.UNAVAILABLE
                     || e.kind() == ErrorKind.RESIDENCY_VIOLATION;
             if (retryable && attemptNo < settings.maxAttempts() && deadline - System.nanoTime() > 0) {
+                if (log.isDebugEnabled()) {
+                    try (RequestMdc.Scope scope = RequestMdc.open(request.id())) {
+                        log.debug("replica {} answered {} ({}); trying another, attempt {} of {}", choice.entityId(),
+                                e.kind(), e.getMessage(), attemptNo + 1, settings.maxAttempts());
+                    }
+                }
                 attempt(request, prepared, manifest, deadline, tried, attemptNo + 1, e, result);
             } else {
                 result.completeExceptionally(e);

@@ -4,6 +4,7 @@ import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.RequestMdc;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.registry.ReplicaId;
 import io.meshinfer.security.AuditLog;
@@ -52,6 +53,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  */
 public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "ModelReplica");
+    /** For callbacks on model-run threads, where the actor's own context logger must not be used. */
+    private static final org.slf4j.Logger runLog = org.slf4j.LoggerFactory.getLogger(ModelReplica.class);
 
     public sealed interface Command {
     }
@@ -222,6 +225,11 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
             } else {
                 Throwable cause = error instanceof CompletionException && error.getCause() != null
                         ? error.getCause() : error;
+                if (!(cause instanceof InferenceException)) {
+                    try (RequestMdc.Scope scope = RequestMdc.open(cmd.request().id())) {
+                        runLog.warn("replica {} failed on a request: {}", entityId, cause.toString());
+                    }
+                }
                 replyTo.tell(new Failure(cause instanceof InferenceException ie ? ie.toError()
                         : new InferenceError(ErrorKind.INTERNAL, "replica " + entityId + " failed: " + cause)));
             }
