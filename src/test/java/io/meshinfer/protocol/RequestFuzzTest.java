@@ -23,9 +23,9 @@ import org.junit.jupiter.api.Test;
  * from {@link HostileRequests} (valid requests mutated where a hostile client would poke:
  * wrong types, huge and negative numbers, shapes claiming 10^12 elements, deep nesting, long
  * strings, duplicate keys, missing fields, truncation, wrong binary sizes), decoded with the
- * default limits and with small ones. Every case ends in a request that keeps every limit or in an
- * {@link InvalidInput} with a short message; nothing else escapes, no case takes long, and
- * no decode allocates much more than its body. {@code OipJsonTest} and {@code OipBinaryTest}
+ * default limits and with small ones. Every case ends in a request that keeps every limit
+ * or in an {@link InvalidInput} with a short message; nothing else escapes, no case takes
+ * long, and no decode allocates much more than its body. {@code OipJsonTest} and {@code OipBinaryTest}
  * fuzz the same decoders at the character and byte level.
  */
 class RequestFuzzTest {
