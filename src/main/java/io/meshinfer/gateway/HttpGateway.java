@@ -276,7 +276,7 @@ public final class HttpGateway extends AllDirectives {
      * debug level (the caller gets it in full).
      */
     private HttpResponse inferFailed(InferenceRequest request, Throwable error) {
-        try (RequestMdc.Scope scope = RequestMdc.open(request.id())) {
+        return errorResponse(RequestMdc.supply(request.id(), () -> {
             InferenceException e = asInferenceException(error);
             if (e.kind() == ErrorKind.INTERNAL) {
                 log.warn("inference on model {} failed ({}): {}", request.model(), e.kind(), e.getMessage());
@@ -285,8 +285,8 @@ public final class HttpGateway extends AllDirectives {
                         request.model(), e.kind());
             }
             log.debug("inference on model {} answered {}: {}", request.model(), e.kind(), e.getMessage());
-            return errorResponse(e);
-        }
+            return e;
+        }));
     }
 
     /** Plain JSON, or (binary tensor data extension) a JSON header and raw tensor bytes. */

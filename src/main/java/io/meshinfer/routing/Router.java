@@ -254,10 +254,9 @@ public final class Router implements InferenceService {
                     || e.kind() == ErrorKind.RESIDENCY_VIOLATION;
             if (retryable && attemptNo < settings.maxAttempts() && deadline - System.nanoTime() > 0) {
                 if (log.isDebugEnabled()) {
-                    try (RequestMdc.Scope scope = RequestMdc.open(request.id())) {
-                        log.debug("replica {} answered {} ({}); trying another, attempt {} of {}", choice.entityId(),
-                                e.kind(), e.getMessage(), attemptNo + 1, settings.maxAttempts());
-                    }
+                    RequestMdc.run(request.id(), () -> log.debug("replica {} answered {} ({}); trying another,"
+                            + " attempt {} of {}", choice.entityId(), e.kind(), e.getMessage(), attemptNo + 1,
+                            settings.maxAttempts()));
                 }
                 attempt(request, prepared, manifest, deadline, tried, attemptNo + 1, e, result);
             } else {

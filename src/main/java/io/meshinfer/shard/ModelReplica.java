@@ -226,9 +226,8 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 Throwable cause = error instanceof CompletionException && error.getCause() != null
                         ? error.getCause() : error;
                 if (!(cause instanceof InferenceException)) {
-                    try (RequestMdc.Scope scope = RequestMdc.open(cmd.request().id())) {
-                        runLog.warn("replica {} failed on a request: {}", entityId, cause.toString());
-                    }
+                    RequestMdc.run(cmd.request().id(), () -> runLog.warn("replica {} failed on a request: {}",
+                            entityId, cause.toString()));
                 }
                 replyTo.tell(new Failure(cause instanceof InferenceException ie ? ie.toError()
                         : new InferenceError(ErrorKind.INTERNAL, "replica " + entityId + " failed: " + cause)));

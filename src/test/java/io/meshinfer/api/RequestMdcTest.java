@@ -2,6 +2,7 @@ package io.meshinfer.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import org.junit.jupiter.api.Test;
 import org.slf4j.MDC;
@@ -9,16 +10,18 @@ import org.slf4j.MDC;
 class RequestMdcTest {
 
     @Test
-    void aScopePutsTheIdAndRestoresWhatWasThere() {
+    void theIdIsInTheMdcWhileLoggingAndWhatWasThereComesBack() {
         assertNull(MDC.get(RequestMdc.KEY));
-        try (RequestMdc.Scope outer = RequestMdc.open("outer")) {
-            try (RequestMdc.Scope inner = RequestMdc.open("inner")) {
-                assertEquals("inner", MDC.get(RequestMdc.KEY));
-            }
+        RequestMdc.run("outer", () -> {
+            assertEquals("inner", RequestMdc.supply("inner", () -> MDC.get(RequestMdc.KEY)));
             // a retry that completes synchronously inside a callback must not erase the caller's id
             assertEquals("outer", MDC.get(RequestMdc.KEY));
-        }
+        });
         assertNull(MDC.get(RequestMdc.KEY));
+        assertThrows(IllegalStateException.class, () -> RequestMdc.run("failing", () -> {
+            throw new IllegalStateException("logging failed");
+        }));
+        assertNull(MDC.get(RequestMdc.KEY), "removed even when the logging code throws");
     }
 
     @Test

@@ -156,7 +156,7 @@ class KubernetesManifestsTest {
             String cm = configMapOfVolume.get(m.path("name").asText());
             if (cm != null) {
                 Path d = Files.createDirectories(tmp.resolve(cm));
-                object("ConfigMap/" + cm).path("data").fields().forEachRemaining(f -> {
+                object("ConfigMap/" + cm).path("data").properties().forEach(f -> {
                     try {
                         Files.writeString(d.resolve(f.getKey()), f.getValue().asText());
                     } catch (IOException e) {
