@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * This process's drift monitors, one per model version it serves. Replicas report each
@@ -23,7 +24,7 @@ public final class DriftRegistry {
 
     /** A registry that records nothing. */
     public static DriftRegistry off() {
-        return new DriftRegistry(new DriftSettings(false, 1, 1, 2, 1, 1, 0, 2));
+        return new DriftRegistry(new DriftSettings(false, 1, 1, 2, 1, 1, 0, 2, 1));
     }
 
     public DriftSettings settings() {
@@ -31,7 +32,8 @@ public final class DriftRegistry {
     }
 
     public void observe(String model, String version, List<NamedTensor> inputs, List<NamedTensor> outputs) {
-        if (!settings.enabled()) {
+        if (!settings.enabled()
+                || settings.sampleEvery() > 1 && ThreadLocalRandom.current().nextInt(settings.sampleEvery()) != 0) {
             return;
         }
         monitors.computeIfAbsent(model + "@" + version, k -> new DriftMonitor(model, version, settings))

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /** Drift statistics on seeded streams: stable traffic stays quiet, shifted inputs and classes are flagged. */
 class DriftMonitorTest {
-    private static final DriftSettings SETTINGS = new DriftSettings(true, 800, 800, 10, 8, 0.2, 16, 100);
+    private static final DriftSettings SETTINGS = new DriftSettings(true, 800, 800, 10, 8, 0.2, 16, 100, 1);
 
     private static List<NamedTensor> row(Random r, double shift) {
         float[] x = new float[8];
