@@ -67,6 +67,10 @@ final class NodeCommand implements Callable<Integer> {
             + " meshinfer.http.tls.key-file and cert-file).")
     boolean https;
 
+    @Option(names = "--artifact-port", description = "Port on the HTTP host where, with --tls-dir, model files are"
+            + " served to cluster members only (mutual TLS); 0: any free port (default: from config, 0).")
+    Integer artifactPort;
+
     @Option(names = "--config", description = "Extra HOCON configuration file; flags override it.")
     Path configFile;
 
@@ -155,6 +159,9 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (https) {
             o.put("meshinfer.http.tls.enabled", true);
+        }
+        if (artifactPort != null) {
+            o.put("meshinfer.artifacts.port", artifactPort);
         }
         if (bootstrap != null) {
             o.put("meshinfer.cluster.bootstrap", bootstrap);

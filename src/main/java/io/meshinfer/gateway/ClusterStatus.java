@@ -73,6 +73,9 @@ final class ClusterStatus {
             o.put("status", m.status());
             o.put("reachable", m.reachable());
             o.put("http", m.http());
+            if (!m.artifacts().isEmpty()) {
+                o.put("artifacts", m.artifacts());
+            }
         }
         ArrayNode replicas = n.putArray("replicas");
         for (ClusterSnapshot.Replica r : s.replicas()) {

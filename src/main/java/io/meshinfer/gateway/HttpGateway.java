@@ -57,8 +57,14 @@ import org.slf4j.LoggerFactory;
  * Every error is JSON {@code {"error": "..."}} with the status {@link ErrorStatus} gives
  * its kind; bodies over their limit get 413 before they are read in full. Inference goes
  * through the {@link Router}; nothing here blocks a pekko-http thread. With
- * authentication on, everything but {@code /v2/health/*} and {@code /v1/artifacts/*} needs
- * a bearer token ({@link GatewayAuth}).
+ * authentication on, everything but {@code /v2/health/*}, {@code /metrics} and
+ * {@code /v1/artifacts/*} needs a bearer token ({@link GatewayAuth}).
+ *
+ * <p>Model files ({@code GET /v1/artifacts/{sha256}}, what peers fetch to load a replica)
+ * are served here to anyone only when the node runs without mutual TLS between nodes
+ * ({@link NodeBackend#artifactsOnGateway}). With it, this port answers 403 and the node
+ * serves {@link #artifactRoute} on its own artifact port, bound with {@link #bindArtifacts}
+ * to a context that requires a cluster member's client certificate.
  */
 public final class HttpGateway extends AllDirectives {
     private static final Logger log = LoggerFactory.getLogger(HttpGateway.class);
@@ -105,12 +111,35 @@ public final class HttpGateway extends AllDirectives {
         return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () -> concat(
                 pathPrefix(PathMatchers.segment("v2").slash("health"), this::healthRoutes),
                 path(PathMatchers.segment("v1").slash("artifacts").slash(PathMatchers.segment()),
-                        sha -> get(() -> artifact(sha))),
+                        sha -> get(() -> backend.artifactsOnGateway() ? artifact(sha) : artifactsElsewhere())),
                 path("metrics", () -> get(this::metrics)),
                 new DashboardRoutes(backend, mapper).route(),
                 auth.authenticated(principal -> concat(
                         pathPrefix("v2", () -> oipRoutes(principal)),
                         pathPrefix("v1", () -> adminRoutes(principal)))))));
+    }
+
+    /**
+     * The artifact port's only route, {@code GET /v1/artifacts/{sha256}}, for peers that must
+     * host a replica of a version (everything else is 404). Who may call it is the job of the
+     * connection context it is bound with ({@link #bindArtifacts}).
+     */
+    public Route artifactRoute() {
+        return handleExceptions(exceptionHandler(), () -> handleRejections(rejectionHandler(), () ->
+                path(PathMatchers.segment("v1").slash("artifacts").slash(PathMatchers.segment()),
+                        sha -> get(() -> artifact(sha)))));
+    }
+
+    /** Binds {@link #artifactRoute} on {@code host:port} with {@code mutualTls} (client certificates required). */
+    public CompletionStage<ServerBinding> bindArtifacts(String host, int port,
+                                                        org.apache.pekko.http.javadsl.HttpsConnectionContext mutualTls) {
+        return Http.get(system).newServerAt(host, port).enableHttps(mutualTls).bind(artifactRoute());
+    }
+
+    /** The public port's answer to an artifact request when only cluster members may fetch artifacts. */
+    private Route artifactsElsewhere() {
+        return completeError(new InferenceException.PermissionDenied("model artifacts are served only to cluster"
+                + " members, over mutual TLS on the node's artifact port (meshinfer.artifacts.port), not on this port"));
     }
 
     /**

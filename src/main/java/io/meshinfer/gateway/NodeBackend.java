@@ -37,6 +37,13 @@ public interface NodeBackend {
 
     ArtifactStore store();
 
+    /**
+     * Whether the gateway serves {@code GET /v1/artifacts/{sha256}} to any caller (no mutual
+     * TLS between nodes); false when only cluster members may fetch artifacts, from the
+     * node's artifact port ({@link HttpGateway#artifactRoute}).
+     */
+    boolean artifactsOnGateway();
+
     ModelRuntime runtime();
 
     /** Where blocking work (model inspection) runs. */

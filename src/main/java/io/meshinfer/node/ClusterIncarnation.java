@@ -225,10 +225,15 @@ final class ClusterIncarnation {
     }
 
     /**
-     * The base URL of a member's gateway, from its {@code http:} role: {@code host:port}
-     * means plain HTTP; a node serving HTTPS publishes its whole {@code https://} URL.
+     * The base URL this node fetches a member's artifacts from: its mutual-TLS artifact port
+     * (role {@code artifacts:}) when it has one, else its gateway, from its {@code http:} role:
+     * {@code host:port} means plain HTTP; a node serving HTTPS publishes its whole
+     * {@code https://} URL.
      */
     static String peerUrl(MemberInfo member) {
+        if (!member.artifacts().isEmpty()) {
+            return member.artifacts();
+        }
         String http = member.http();
         return http.contains("://") ? http : "http://" + http;
     }

@@ -107,6 +107,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private volatile boolean leaveStarted;
     private final java.util.Set<String> blackholed = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile ServerBinding binding;
+    /** The mutual-TLS artifact port; null without TLS between nodes (the gateway serves artifacts then). */
+    private volatile ServerBinding artifactBinding;
     private final Optional<Authenticator> authenticator;
     private final AuditLog audit;
     private final EntryPoint httpEntry;
@@ -129,7 +131,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.rolloutSettings = RolloutSettings.fromConfig(config);
         this.artifacts = ArtifactSettings.fromConfig(config);
         ArtifactFetcher fetcher = new ArtifactFetcher(resources.store(), local, artifacts,
-                new ArtifactPeers(catalog, current::get), tls.peerClientContext());
+                new ArtifactPeers(catalog, current::get), tls.artifactFetchContext());
         this.scrubber = new ArtifactScrubber(resources.store(), fetcher, catalog, this::peerUrls, blocking);
         Attestor attestor = new Attestor(AttestationSettings.fromConfig(config), resources.runtime(), settings.name(),
                 settings.region(), this::clusterAddress);
@@ -165,8 +167,14 @@ public final class MeshNode implements NodeBackend, InferenceService {
             node.binding = gateway.bind(node.settings.httpHost(), node.settings.httpPort(), node.tls.gatewayContext())
                     .toCompletableFuture()
                     .get(30, TimeUnit.SECONDS);
+            if (node.tls.artifactServerContext().isPresent()) {
+                node.artifactBinding = gateway.bindArtifacts(node.settings.httpHost(), node.settings.artifactPort(),
+                                node.tls.artifactServerContext().get())
+                        .toCompletableFuture()
+                        .get(30, TimeUnit.SECONDS);
+            }
             node.clusterConfig = ConfigFactory.parseMap(Map.of("pekko.cluster.roles",
-                    roles(config, node.settings, node.httpRole()))).withFallback(config);
+                    roles(config, node.settings, node.httpRole(), node.artifactUrl()))).withFallback(config);
             node.current.set(node.newIncarnation(node.clusterConfig));
         } catch (Exception e) {
             ClusterIncarnation inc = node.current.get();
@@ -175,6 +183,9 @@ public final class MeshNode implements NodeBackend, InferenceService {
             }
             if (node.binding != null) {
                 node.binding.unbind();
+            }
+            if (node.artifactBinding != null) {
+                node.artifactBinding.unbind();
             }
             node.local.terminate();
             node.audit.close();
@@ -187,17 +198,21 @@ public final class MeshNode implements NodeBackend, InferenceService {
         node.scheduleArtifactGc(config);
         log.info("node {} (region {}, zone {}) serving HTTP on {}", node.settings.name(), node.settings.region(),
                 node.settings.zone(), node.binding.localAddress());
+        node.artifactUrl().ifPresent(url -> log.info("node {}: model artifacts are served only to cluster members,"
+                + " over mutual TLS on {} (the HTTP port refuses them)", node.settings.name(), url));
         node.tls.logStatus(node.settings.name(), org.apache.pekko.cluster.typed.Cluster.get(node.clusterSystem())
                 .selfMember().address().getPort().orElse(0));
         return node;
     }
 
-    private static List<String> roles(Config config, NodeSettings settings, String httpRole) {
+    private static List<String> roles(Config config, NodeSettings settings, String httpRole,
+                                      Optional<String> artifactUrl) {
         List<String> roles = new ArrayList<>(config.getStringList("pekko.cluster.roles"));
         roles.add("region:" + settings.region());
         roles.add("zone:" + settings.zone());
         roles.add("node:" + settings.name());
         roles.add("http:" + httpRole);
+        artifactUrl.ifPresent(url -> roles.add("artifacts:" + url));
         if (config.getBoolean("meshinfer.node.host-replicas")) {
             roles.add(io.meshinfer.shard.ModelReplica.REPLICA_HOST_ROLE);
         }
@@ -452,6 +467,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
     }
 
     @Override
+    public boolean artifactsOnGateway() {
+        return tls.artifactServerContext().isEmpty();
+    }
+
+    @Override
     public ModelRuntime runtime() {
         return resources.runtime();
     }
@@ -698,6 +718,16 @@ public final class MeshNode implements NodeBackend, InferenceService {
         return tls.https() ? tls.scheme() + "://" + hostPort : hostPort;
     }
 
+    /**
+     * The base URL of this node's mutual-TLS artifact port ({@code https://host:port}, the
+     * value of its {@code artifacts:} role); empty without TLS between nodes.
+     */
+    public Optional<String> artifactUrl() {
+        ServerBinding b = artifactBinding;
+        return b == null ? Optional.empty()
+                : Optional.of("https://" + settings.httpHost() + ":" + b.localAddress().getPort());
+    }
+
     /** Completes with the process exit code when the node has stopped (0, or 3 when it exited on being downed). */
     public CompletionStage<Integer> whenExited() {
         return exited;
@@ -727,6 +757,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
                     ServerBinding b = binding;
                     if (b != null) {
                         b.unbind();
+                    }
+                    // kept until now: peers taking over this node's replicas may still fetch from it
+                    ServerBinding artifactsBound = artifactBinding;
+                    if (artifactsBound != null) {
+                        artifactsBound.unbind();
                     }
                     pool.close();
                     audit.close();

@@ -5,10 +5,12 @@ import java.nio.file.Path;
 
 /**
  * Who and where this node is, read once from {@code meshinfer.node} and
- * {@code meshinfer.http}: its name, region, zone and data directory, and the HTTP
- * address it serves on.
+ * {@code meshinfer.http}: its name, region, zone and data directory, the HTTP address it
+ * serves on, and the port of its artifact listener ({@code meshinfer.artifacts.port}, on
+ * the HTTP host; used only with mutual TLS between nodes; 0: any free port).
  */
-public record NodeSettings(String name, String region, String zone, Path dataDir, String httpHost, int httpPort) {
+public record NodeSettings(String name, String region, String zone, Path dataDir, String httpHost, int httpPort,
+                           int artifactPort) {
 
     public static NodeSettings fromConfig(Config root) {
         Config n = root.getConfig("meshinfer.node");
@@ -19,6 +21,6 @@ public record NodeSettings(String name, String region, String zone, Path dataDir
                     + root.getInt("pekko.remote.artery.canonical.port");
         }
         return new NodeSettings(name, n.getString("region"), n.getString("zone"), Path.of(n.getString("data-dir")),
-                h.getString("host"), h.getInt("port"));
+                h.getString("host"), h.getInt("port"), root.getInt("meshinfer.artifacts.port"));
     }
 }

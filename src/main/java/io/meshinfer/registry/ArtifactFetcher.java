@@ -42,8 +42,9 @@ import scala.concurrent.duration.FiniteDuration;
 
 /**
  * Brings a model artifact this node lacks from a peer that has it, peer to peer: any node
- * holding the file serves it ({@code GET <peer>/v1/artifacts/<sha256>}); there is no
- * central file server.
+ * holding the file serves it ({@code GET <peer>/v1/artifacts/<sha256>}, where {@code <peer>}
+ * is the peer's mutual-TLS artifact port when the cluster runs TLS, else its gateway); there
+ * is no central file server.
  *
  * <p>One transfer is a Pekko stream from the response entity's bytes through a
  * {@link DigestStage} (counts the bytes, refuses more than the manifest's size, feeds a
@@ -88,8 +89,9 @@ public final class ArtifactFetcher {
     }
 
     /**
-     * @param https how to reach peers whose URL is {@code https:} (e.g. trusting only the
-     *              cluster's CA); empty: pekko-http's default (the JVM's trusted CAs)
+     * @param https how to reach peers whose URL is {@code https:} (e.g. presenting this node's
+     *              certificate and trusting only the cluster's CA); empty: pekko-http's default
+     *              (the JVM's trusted CAs)
      */
     public ArtifactFetcher(ArtifactStore store, ActorSystem<?> system, ArtifactSettings settings,
                            PeerRanking ranking, Optional<HttpsConnectionContext> https) {

@@ -89,7 +89,8 @@ public final class MembershipWatcher extends AbstractBehavior<MembershipWatcher.
             String address = m.address().toString();
             members.put(address, new MemberInfo(address, MemberInfo.role(roles, "node:", address),
                     MemberInfo.role(roles, "region:", ""), MemberInfo.role(roles, "zone:", ""),
-                    MemberInfo.role(roles, "http:", ""), m.status().toString(), !unreachable.contains(m),
+                    MemberInfo.role(roles, "http:", ""), MemberInfo.role(roles, "artifacts:", ""),
+                    m.status().toString(), !unreachable.contains(m),
                     roles.contains("replica-host")));
         }
         Member self = cluster.selfMember();

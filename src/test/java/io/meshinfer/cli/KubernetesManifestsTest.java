@@ -38,7 +38,9 @@ import picocli.CommandLine;
  * the node configuration the StatefulSet's flags and ConfigMap produce (built by the real
  * {@code meshinfer node} option parser) matches the ports, labels and volumes; probes call
  * paths a real node serves; every setting and environment variable is one meshinfer reads;
- * the JVM options fit the resources; the image exposes what the pods use.
+ * the JVM options fit the resources; the image exposes what the pods use; the pods run with
+ * mutual TLS from the mounted Secret (checked by loading a gen-certs.sh node key through it)
+ * and serve artifacts on the port the Services and the container name.
  */
 class KubernetesManifestsTest {
     private static final Path DIR = Path.of("deploy/kubernetes");
@@ -120,6 +122,14 @@ class KubernetesManifestsTest {
      * ConfigMap's files where the pod mounts them.
      */
     private Config nodeConfig() throws IOException {
+        return nodeConfig(Map.of());
+    }
+
+    /**
+     * As {@link #nodeConfig()}, with the mount of each Secret named in {@code secrets} mapped
+     * to the given local directory (a Secret's files are not in the manifests).
+     */
+    private Config nodeConfig(Map<String, Path> secrets) throws IOException {
         JsonNode c = container("containers", "meshinfer");
         List<String> args = strings(c.path("args"));
         assertEquals("node", args.get(0));
@@ -127,12 +137,22 @@ class KubernetesManifestsTest {
         Map<String, String> vars = new HashMap<>();
         c.path("env").forEach(e -> vars.put(e.path("name").asText(), e.has("value") ? e.path("value").asText()
                 : fieldValues.get(e.path("valueFrom").path("fieldRef").path("fieldPath").asText())));
-        Map<String, Path> mounts = configMapMounts(c);
+        Map<String, Path> mounts = new HashMap<>(configMapMounts(c));
+        Map<String, String> secretOfVolume = secretVolumes();
+        for (JsonNode m : c.path("volumeMounts")) {
+            String secret = secretOfVolume.get(m.path("name").asText());
+            Path local = secret == null ? null : secrets.get(secret);
+            if (local != null) {
+                mounts.put(m.path("mountPath").asText(), local);
+            }
+        }
         List<String> resolved = new ArrayList<>();
         for (String a : args.subList(1, args.size())) {
             String v = substitute(a, vars);
             for (Map.Entry<String, Path> m : mounts.entrySet()) {
-                if (v.startsWith(m.getKey() + "/")) {
+                if (v.equals(m.getKey())) {
+                    v = m.getValue().toString();
+                } else if (v.startsWith(m.getKey() + "/")) {
                     v = m.getValue().resolve(v.substring(m.getKey().length() + 1)).toString();
                 }
             }
@@ -141,6 +161,17 @@ class KubernetesManifestsTest {
         NodeCommand node = new NodeCommand();
         new CommandLine(node).parseArgs(resolved.toArray(new String[0])); // an unknown flag throws
         return node.buildConfig();
+    }
+
+    /** Volume name → Secret name, for each Secret volume of the pod. */
+    private static Map<String, String> secretVolumes() {
+        Map<String, String> secretOfVolume = new HashMap<>();
+        podSpec().path("volumes").forEach(v -> {
+            if (v.has("secret")) {
+                secretOfVolume.put(v.path("name").asText(), v.path("secret").path("secretName").asText());
+            }
+        });
+        return secretOfVolume;
     }
 
     /** Mount path → a temporary directory holding the ConfigMap's files, for each ConfigMap volume. */
@@ -212,8 +243,17 @@ class KubernetesManifestsTest {
         assertEquals(Map.of(
                         "remoting", config.getInt("pekko.remote.artery.canonical.port"),
                         "http", config.getInt("meshinfer.http.port"),
-                        "management", config.getInt("meshinfer.cluster.kubernetes.management-port")),
+                        "management", config.getInt("meshinfer.cluster.kubernetes.management-port"),
+                        "artifacts", config.getInt("meshinfer.artifacts.port")),
                 ports, "every container port is one the node listens on");
+        // every Service port leads to one of them
+        for (String service : List.of("Service/meshinfer-headless", "Service/meshinfer")) {
+            for (JsonNode p : object(service).path("spec").path("ports")) {
+                JsonNode target = p.path("targetPort");
+                assertTrue(target.isInt() ? ports.containsValue(target.asInt()) : ports.containsKey(target.asText()),
+                        service + " port " + p.path("name").asText() + " targets a container port: " + target);
+            }
+        }
         assertEquals(config.getInt("meshinfer.cluster.kubernetes.management-port"),
                 config.getInt("pekko.management.http.port"));
         String portName = config.getString("pekko.management.cluster.bootstrap.contact-point-discovery.port-name");
@@ -294,6 +334,73 @@ class KubernetesManifestsTest {
             }
         }
         return fail(path + " is on a volume of " + container.path("name").asText());
+    }
+
+    @Test
+    void podsRunWithMutualTlsFromTheMountedSecretAndServeArtifactsOnlyOnTheirTlsPort() throws IOException {
+        Config config = nodeConfig();
+        JsonNode main = container("containers", "meshinfer");
+        String tlsDir = config.getString("meshinfer.security.tls-dir");
+        assertFalse(tlsDir.isBlank(), "the node runs with --tls-dir (meshinfer.security.tls-dir)");
+        assertTrue(io.meshinfer.security.tls.ClusterTls.enabled(config), "the cluster transport is Artery "
+                + io.meshinfer.security.tls.ClusterTls.TLS_TRANSPORT);
+
+        // the TLS directory is exactly a read-only Secret mount, without subPath (a subPath mount
+        // never sees the kubelet's updates: rotation would need a restart)
+        String volume = mountVolume(main, tlsDir);
+        JsonNode mount = null;
+        for (JsonNode m : main.path("volumeMounts")) {
+            if (m.path("name").asText().equals(volume)) {
+                mount = m;
+            }
+        }
+        assertNotNull(mount);
+        assertEquals(tlsDir, mount.path("mountPath").asText(), "the Secret is mounted at the TLS directory itself");
+        assertTrue(mount.path("readOnly").asBoolean(), "mounted read-only");
+        assertFalse(mount.has("subPath"), "no subPath: the kubelet must be able to update the files in place");
+        String secret = secretVolumes().get(volume);
+        assertEquals("meshinfer-tls", secret, "the TLS directory is the Secret meshinfer-tls");
+        JsonNode secretVolume = null;
+        for (JsonNode v : podSpec().path("volumes")) {
+            if (v.path("name").asText().equals(volume)) {
+                secretVolume = v.path("secret");
+            }
+        }
+        assertFalse(secretVolume.path("optional").asBoolean(false), "a pod does not start without its keys");
+        assertFalse(secretVolume.has("items"), "the Secret's keys are the file names the node reads");
+        int mode = secretVolume.path("defaultMode").asInt(0644);
+        assertEquals(0, mode & 0007, "the key is not readable by others: mode " + Integer.toOctalString(mode));
+        // how to create it is documented with the manifests and in the README
+        for (String doc : List.of(Files.readString(DIR.resolve("statefulset.yaml")),
+                Files.readString(Path.of("README.md")))) {
+            assertTrue(doc.contains("create secret generic " + secret), "documents creating the Secret " + secret);
+            for (String file : List.of(io.meshinfer.security.tls.TlsSettings.KEY_FILE,
+                    io.meshinfer.security.tls.TlsSettings.CERT_FILE, io.meshinfer.security.tls.TlsSettings.CA_FILE)) {
+                assertTrue(doc.contains("/" + file), "the documented Secret holds " + file);
+            }
+        }
+
+        // a node key from gen-certs.sh, as the documented command puts it into the Secret, is one
+        // the node accepts, and it then serves artifacts on the TLS port the manifests name
+        Path certs = tmp.resolve("certs");
+        io.meshinfer.security.tls.TestCertificates.generate(certs, "meshinfer-node");
+        Config withKeys = nodeConfig(Map.of(secret, certs.resolve("meshinfer-node")));
+        io.meshinfer.security.tls.NodeTls tls = io.meshinfer.security.tls.NodeTls.fromConfig(withKeys);
+        assertTrue(tls.artifactServerContext().isPresent(), "artifacts are served over mutual TLS");
+        int artifactPort = withKeys.getInt("meshinfer.artifacts.port");
+        assertTrue(artifactPort > 0, "a fixed artifact port, which the container and the Service can name");
+        assertEquals(artifactPort, ports(main).get("artifacts"));
+        boolean headless = false;
+        for (JsonNode p : object("Service/meshinfer-headless").path("spec").path("ports")) {
+            headless |= p.path("targetPort").asText().equals("artifacts") && p.path("port").asInt() == artifactPort;
+        }
+        assertTrue(headless, "the headless Service lists the artifact port");
+
+        // the probes speak what the HTTP port serves
+        String scheme = config.getBoolean("meshinfer.http.tls.enabled") ? "HTTPS" : "HTTP";
+        for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
+            assertEquals(scheme, main.path(probe).path("httpGet").path("scheme").asText("HTTP"), probe);
+        }
     }
 
     @Test

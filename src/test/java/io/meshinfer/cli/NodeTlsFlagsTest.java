@@ -26,12 +26,14 @@ class NodeTlsFlagsTest {
         assertEquals("tcp", c.getString("pekko.remote.artery.transport"));
         assertEquals("", c.getString("meshinfer.security.tls-dir"));
         assertFalse(c.getBoolean("meshinfer.http.tls.enabled"));
+        assertEquals(0, c.getInt("meshinfer.artifacts.port"), "any free port unless fixed");
     }
 
     @Test
     void tlsDirAndHttpsFlagsReachPekkoAndTheGateway(@TempDir Path tmp) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("node1"));
-        Config c = configOf("--tls-dir", dir.toString(), "--https");
+        Config c = configOf("--tls-dir", dir.toString(), "--https", "--artifact-port", "8443");
+        assertEquals(8443, c.getInt("meshinfer.artifacts.port"));
         assertEquals("tls-tcp", c.getString("pekko.remote.artery.transport"));
         assertEquals("org.apache.pekko.remote.artery.tcp.ssl.RotatingKeysSSLEngineProvider",
                 c.getString("pekko.remote.artery.ssl.ssl-engine-provider"));

@@ -106,6 +106,10 @@ class SystemdUnitTest {
         assertEquals("factory-3", config.getString("meshinfer.node.zone"));
         assertEquals(List.of("pekko://meshinfer@10.20.0.11:25520", "pekko://meshinfer@10.20.0.12:25520"),
                 config.getStringList("pekko.cluster.seed-nodes"));
+        assertEquals("/etc/meshinfer/tls/edge-1", config.getString("meshinfer.security.tls-dir"),
+                "production nodes run with mutual TLS");
+        assertTrue(io.meshinfer.security.tls.ClusterTls.enabled(config));
+        assertTrue(config.getInt("meshinfer.artifacts.port") > 0, "a fixed artifact port, for the firewall");
     }
 
     @Test

@@ -12,6 +12,7 @@ import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.cli.Main;
 import io.meshinfer.security.tls.PemFiles;
+import io.meshinfer.security.tls.ReloadingSslContext;
 import io.meshinfer.security.tls.TestCertificates;
 import io.meshinfer.tensor.Tensor;
 import io.meshinfer.testkit.TestNode;
@@ -46,10 +47,17 @@ import org.junit.jupiter.api.Test;
  * the others' handshakes, members publish HTTPS URLs and fetch artifacts from each other
  * over HTTPS, the CLI reaches an HTTPS gateway with {@code --ca-cert}, and a gateway
  * certificate replaced on disk is served to new connections without a restart.
+ *
+ * <p>Artifacts go only to cluster members: each node serves them on its own mutual-TLS
+ * artifact port (published as its {@code artifacts:} role), which refuses clients without a
+ * certificate or with one from another CA and serves a cluster certificate's holder; the
+ * gateway answers 403 to them; and a node's fetch refuses a server with another CA's
+ * certificate.
  */
 class HttpsClusterTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static Path certs;
+    private static Path otherCa;
     private static TestNode a;
     private static TestNode b;
     private static HttpClient client;
@@ -57,7 +65,9 @@ class HttpsClusterTest {
     @BeforeAll
     static void start() throws Exception {
         certs = Files.createTempDirectory("meshinfer-certs");
-        TestCertificates.generate(certs, "tls-a", "tls-b");
+        TestCertificates.generate(certs, "tls-a", "tls-b", "probe");
+        otherCa = Files.createTempDirectory("meshinfer-other-ca");
+        TestCertificates.generate(otherCa, "intruder");
         client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
                 .sslContext(PemFiles.trusting(certs.resolve("ca.crt"))).build();
         a = TestNode.start(tls("tls-a", Map.of()));
@@ -124,6 +134,13 @@ class HttpsClusterTest {
             urls.add(m.get("http").asText());
         }
         assertEquals(Set.of(a.url(), b.url()), urls);
+        Set<String> artifactUrls = new HashSet<>();
+        for (JsonNode m : cluster(b).get("members")) {
+            artifactUrls.add(m.path("artifacts").asText());
+        }
+        assertEquals(Set.of(a.node().artifactUrl().orElseThrow(), b.node().artifactUrl().orElseThrow()), artifactUrls);
+        assertTrue(artifactUrls.stream().allMatch(u -> u.startsWith("https://127.0.0.1:") && !urls.contains(u)),
+                "artifact ports are their own: " + artifactUrls);
 
         // uploaded to a only: b must stream the file from a's HTTPS gateway to load its replica
         HttpResponse<String> deployed = client.send(HttpRequest.newBuilder(
@@ -133,13 +150,79 @@ class HttpsClusterTest {
         assertEquals(201, deployed.statusCode(), deployed.body());
         await().atMost(Duration.ofSeconds(60)).until(() -> readyReplicaNodes(a, "over-tls").equals(
                 Set.of("tls-a", "tls-b")));
-        assertTrue(b.resources().store().contains(
-                io.meshinfer.registry.ArtifactStore.sha256(TestModels.mlp())), "b stored the fetched artifact");
+        String sha = io.meshinfer.registry.ArtifactStore.sha256(TestModels.mlp());
+        assertTrue(b.resources().store().contains(sha), "b stored the fetched artifact");
+        // which it can only have fetched from a's artifact port: a's gateway refuses artifacts
+        assertEquals(403, get(client, a.url() + "/v1/artifacts/" + sha).statusCode());
 
         InferenceResponse r = b.node().client().infer(InferenceRequest.builder("over-tls")
                         .input("x", Tensor.ofFloats(new long[] {1, 4}, 1, 2, 3, 4)).build())
                 .toCompletableFuture().get(30, TimeUnit.SECONDS);
         assertEquals("1", r.version());
+    }
+
+    @Test
+    void artifactsGoOnlyToHoldersOfAClusterCertificate() throws Exception {
+        byte[] bytes = new byte[256 * 1024];
+        new java.util.Random(6).nextBytes(bytes);
+        String sha = a.resources().store().put(bytes);
+        String artifact = a.node().artifactUrl().orElseThrow() + "/v1/artifacts/" + sha;
+
+        HttpResponse<String> refused = get(client, a.url() + "/v1/artifacts/" + sha);
+        assertEquals(403, refused.statusCode(), refused.body());
+        assertTrue(refused.body().contains("\"error\"") && refused.body().contains("artifact port"), refused.body());
+
+        HttpClient member = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+                .sslContext(ReloadingSslContext.clusterMember(certs.resolve("probe"), Duration.ofMinutes(1)).get())
+                .build();
+        HttpResponse<byte[]> served = member.send(HttpRequest.newBuilder(URI.create(artifact))
+                .timeout(Duration.ofSeconds(20)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, served.statusCode());
+        assertTrue(java.util.Arrays.equals(bytes, served.body()), "the artifact's bytes");
+        assertEquals(404, get(member, a.node().artifactUrl().orElseThrow() + "/v1/cluster").statusCode(),
+                "the artifact port serves artifacts only");
+
+        // trusting the cluster's CA but presenting no certificate: the handshake is refused
+        assertThrows(IOException.class, () -> get(client, artifact));
+        // a certificate from another CA
+        Path intruder = otherCa.resolve("intruder");
+        HttpClient stranger = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+                .sslContext(ReloadingSslContext.identity(intruder.resolve("tls.key"), intruder.resolve("tls.crt"),
+                        java.util.Optional.of(certs.resolve("ca.crt")), Duration.ofMinutes(1)).get())
+                .build();
+        assertThrows(IOException.class, () -> get(stranger, artifact));
+        // plain HTTP
+        assertThrows(IOException.class, () -> get(HttpClient.newHttpClient(), artifact.replace("https:", "http:")));
+    }
+
+    @Test
+    void aNodeFetchesArtifactsOnlyFromServersWithAClusterCertificate() throws Exception {
+        // an impostor serving any bytes over TLS with another CA's certificate
+        Path intruder = otherCa.resolve("intruder");
+        com.sun.net.httpserver.HttpsServer impostor = com.sun.net.httpserver.HttpsServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        impostor.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(ReloadingSslContext.identity(
+                intruder.resolve("tls.key"), intruder.resolve("tls.crt"), java.util.Optional.empty(),
+                Duration.ofMinutes(1)).get()));
+        impostor.createContext("/", exchange -> {
+            exchange.sendResponseHeaders(200, 2);
+            exchange.getResponseBody().write(new byte[] {1, 2});
+            exchange.close();
+        });
+        impostor.start();
+        try {
+            // the context a's fetcher uses for its peers' artifact ports
+            HttpClient asNodeA = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+                    .sslContext(ReloadingSslContext.clusterMember(certs.resolve("tls-a"), Duration.ofMinutes(1)).get())
+                    .build();
+            assertThrows(SSLHandshakeException.class, () -> get(asNodeA, "https://127.0.0.1:"
+                    + impostor.getAddress().getPort() + "/v1/artifacts/" + "0".repeat(64)));
+            HttpResponse<String> member = get(asNodeA, b.node().artifactUrl().orElseThrow() + "/v1/artifacts/"
+                    + "0".repeat(64));
+            assertEquals(404, member.statusCode(), "b's artifact port accepts a, and has no such file: " + member.body());
+        } finally {
+            impostor.stop(0);
+        }
     }
 
     private static Set<String> readyReplicaNodes(TestNode n, String model) throws Exception {

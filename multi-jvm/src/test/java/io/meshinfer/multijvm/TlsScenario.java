@@ -30,6 +30,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * strangers then try to join through the same seeds for a while: one with a certificate
  * from another CA (its log shows the TLS handshake refused), one without TLS at all (its
  * Artery handshake never completes); the three nodes' membership stays exactly the three.
+ * The model deployed through one node reaches another over a peer's mutual-TLS artifact
+ * port, and every node's HTTP port refuses {@code GET /v1/artifacts/<sha256>} (403).
  * Then one node's key and certificate are replaced in place by new ones from the same CA:
  * within the refresh interval that node presents the new certificate on a new connection
  * to its cluster port (seen by a TLS probe with a cluster certificate), and another node
@@ -62,8 +64,26 @@ class TlsScenario {
             assertTrue(cluster.logContains(n, "uses mutual TLS"), n);
             assertFalse(cluster.logContains(n, "INSECURE"), n);
         }
-        cluster.deploy(MODEL, VERSION, DemoModel.load(), 2, List.of(), 0);
+        byte[] model = DemoModel.load();
+        String sha = io.meshinfer.registry.ArtifactStore.sha256(model);
+        cluster.deploy(MODEL, VERSION, model, 2, List.of(), 0);
         cluster.awaitReplicas(MODEL, VERSION, 2, Duration.ofSeconds(60));
+        // two replicas on distinct nodes: at least one node lacked the file and fetched it from a
+        // peer, over the peer's mutual-TLS artifact port (the HTTP ports refuse artifacts)
+        List<String> fetched = MEMBERS.stream().sorted().filter(n -> cluster.logContains(n, "fetched artifact " + sha))
+                .toList();
+        assertFalse(fetched.isEmpty(), "some node fetched " + sha + " from a peer");
+        for (String n : fetched) {
+            assertTrue(cluster.logContains(n, "bytes) from https://127.0.0.1:"), n + " fetched over HTTPS");
+        }
+        for (String n : MEMBERS) {
+            NodeHttp.Reply refused = new NodeHttp().get(cluster.httpUrl(n) + "/v1/artifacts/" + sha,
+                    Duration.ofSeconds(10));
+            assertEquals(403, refused.status(), n + "'s HTTP port refuses artifacts: " + refused.body());
+            assertTrue(refused.body().contains("artifact port"), refused.body());
+        }
+        report.line("%s fetched the model from a peer's artifact port; every HTTP port answers 403 to"
+                + " GET /v1/artifacts/<sha256>", fetched);
         // through n1 and n2: n3 is restarted later, and a gateway's own drain is RollingRestartScenario's subject
         LoadDriver load = LoadDriver.builder("load", cluster.gateways("n1", "n2")).ratePerSecond(20).threads(6)
                 .readinessProbe(Duration.ofMillis(250)).start();

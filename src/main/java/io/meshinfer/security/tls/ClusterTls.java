@@ -145,11 +145,25 @@ public final class ClusterTls {
         }
     }
 
+    /**
+     * Whether users other than the node's own can read {@code file}: anyone (others), or a
+     * group that is not the process's own primary group. A key readable by the node's own group
+     * is what a Kubernetes Secret volume gives a pod with {@code fsGroup} (mode 0440, group =
+     * fsGroup = the pod's group), and is no leak.
+     */
     private static boolean readableByOthers(Path file) {
         try {
             Set<PosixFilePermission> p = Files.getPosixFilePermissions(file);
-            return p.contains(PosixFilePermission.OTHERS_READ) || p.contains(PosixFilePermission.GROUP_READ);
-        } catch (IOException | UnsupportedOperationException e) {
+            if (p.contains(PosixFilePermission.OTHERS_READ)) {
+                return true;
+            }
+            if (!p.contains(PosixFilePermission.GROUP_READ)) {
+                return false;
+            }
+            Object gid = Files.getAttribute(file, "unix:gid");
+            return !(gid instanceof Integer g && g.longValue() == new com.sun.security.auth.module.UnixSystem().getGid());
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException | SecurityException
+                 | LinkageError e) {
             return false;
         }
     }

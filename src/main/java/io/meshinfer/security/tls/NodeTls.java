@@ -21,6 +21,12 @@ import org.slf4j.LoggerFactory;
  * interval, as for the cluster transport. The peer client trusts only the cluster's CA
  * ({@code ca.crt} of the TLS directory, or {@code meshinfer.http.tls.ca-cert-file}) and
  * verifies that the peer's certificate names the host in its URL.
+ *
+ * <p>With mutual TLS between nodes there are two more contexts, for the artifact port
+ * (model files go only to cluster members): a server context that requires a client
+ * certificate and a client context that presents the node's own, both built from the TLS
+ * directory with {@link ReloadingSslContext#clusterMember}, so each end admits exactly the
+ * peers the cluster transport admits.
  */
 public final class NodeTls {
     private static final Logger log = LoggerFactory.getLogger(NodeTls.class);
@@ -29,13 +35,18 @@ public final class NodeTls {
     private final Optional<ClusterTls.Material> clusterMaterial;
     private final Optional<HttpsConnectionContext> gateway;
     private final Optional<HttpsConnectionContext> peerClient;
+    private final Optional<HttpsConnectionContext> artifactServer;
+    private final Optional<HttpsConnectionContext> artifactClient;
 
     private NodeTls(TlsSettings settings, Optional<ClusterTls.Material> clusterMaterial,
-                    Optional<HttpsConnectionContext> gateway, Optional<HttpsConnectionContext> peerClient) {
+                    Optional<HttpsConnectionContext> gateway, Optional<HttpsConnectionContext> peerClient,
+                    Optional<HttpsConnectionContext> artifactServer, Optional<HttpsConnectionContext> artifactClient) {
         this.settings = settings;
         this.clusterMaterial = clusterMaterial;
         this.gateway = gateway;
         this.peerClient = peerClient;
+        this.artifactServer = artifactServer;
+        this.artifactClient = artifactClient;
     }
 
     /**
@@ -74,7 +85,14 @@ public final class NodeTls {
             if (s.caCertFile().isPresent()) {
                 peerClient = Optional.of(client(ReloadingSslContext.trusting(s.caCertFile().get(), s.refresh())));
             }
-            return new NodeTls(s, material, gateway, peerClient);
+            Optional<HttpsConnectionContext> artifactServer = Optional.empty();
+            Optional<HttpsConnectionContext> artifactClient = Optional.empty();
+            if (s.clusterDir().isPresent()) {
+                ReloadingSslContext member = ReloadingSslContext.clusterMember(s.clusterDir().get(), s.refresh());
+                artifactServer = Optional.of(memberServer(member));
+                artifactClient = Optional.of(memberClient(member));
+            }
+            return new NodeTls(s, material, gateway, peerClient, artifactServer, artifactClient);
         } catch (IOException e) {
             throw new IllegalStateException("HTTPS: " + e.getMessage(), e);
         }
@@ -88,6 +106,34 @@ public final class NodeTls {
             SSLParameters params = engine.getSSLParameters();
             params.setEndpointIdentificationAlgorithm("HTTPS");
             engine.setSSLParameters(params);
+            return engine;
+        });
+    }
+
+    /**
+     * A server context that completes a handshake only with a client presenting a cluster
+     * member's certificate (mutual TLS, TLS 1.3 only: both ends are meshinfer nodes).
+     */
+    public static HttpsConnectionContext memberServer(ReloadingSslContext member) {
+        return ConnectionContext.httpsServer(() -> {
+            SSLEngine engine = member.get().createSSLEngine();
+            engine.setUseClientMode(false);
+            engine.setNeedClientAuth(true);
+            engine.setEnabledProtocols(new String[] {"TLSv1.3"});
+            return engine;
+        });
+    }
+
+    /**
+     * A client context that presents this node's certificate and accepts only a server with a
+     * cluster member's certificate; the host name is not checked (see
+     * {@link ReloadingSslContext#clusterMember}).
+     */
+    public static HttpsConnectionContext memberClient(ReloadingSslContext member) {
+        return ConnectionContext.httpsClient((host, port) -> {
+            SSLEngine engine = member.get().createSSLEngine(host, port);
+            engine.setUseClientMode(true);
+            engine.setEnabledProtocols(new String[] {"TLSv1.3"});
             return engine;
         });
     }
@@ -117,6 +163,23 @@ public final class NodeTls {
     }
 
     /**
+     * The artifact port's server context (client certificates required), when the cluster
+     * runs over mutual TLS; empty: artifacts are served on the gateway, to anyone.
+     */
+    public Optional<HttpsConnectionContext> artifactServerContext() {
+        return artifactServer;
+    }
+
+    /**
+     * How this node fetches artifacts from peers: with its own certificate from their artifact
+     * ports under mutual TLS; else from their gateways, trusting the configured CA for HTTPS
+     * ones (empty: the JVM's defaults).
+     */
+    public Optional<HttpsConnectionContext> artifactFetchContext() {
+        return artifactClient.or(() -> peerClient);
+    }
+
+    /**
      * Logs what protects this node's traffic: the certificate in use, or a WARN that says
      * the cluster transport is open to anyone who can reach it.
      */
@@ -142,9 +205,11 @@ public final class NodeTls {
             }
         } else {
             log.warn("INSECURE: node {}: inter-node traffic on port {} is UNENCRYPTED and UNAUTHENTICATED: any process"
-                    + " that can reach that port can join the cluster, read requests and models, and send commands."
-                    + " Fine for a local trial on one machine; anywhere else give every node --tls-dir (keys from"
-                    + " scripts/gen-certs.sh) for mutual TLS.", nodeName, clusterPort);
+                    + " that can reach that port can join the cluster, read requests and models, and send commands;"
+                    + " and every deployed model file can be downloaded by anyone who can reach the HTTP port"
+                    + " (GET /v1/artifacts/<sha256>, no credentials). Fine for a local trial on one machine; anywhere"
+                    + " else give every node --tls-dir (keys from scripts/gen-certs.sh) for mutual TLS, which also"
+                    + " moves model files to a port only cluster members can use.", nodeName, clusterPort);
         }
         if (settings.https()) {
             log.info("node {}: gateway serves HTTPS with {}", nodeName, settings.httpCertFile().orElseThrow());

@@ -74,31 +74,61 @@ public final class PemFiles {
     }
 
     /**
+     * A context for a channel only cluster members may use: presenting {@code key} with
+     * {@code chain}, and accepting a peer (client or server) only with a certificate signed by
+     * the first CA of {@code cas}, the only one Pekko's cluster transport trusts, that shares a
+     * subject name with {@code chain}'s first certificate ({@link SharedNameTrustManager}).
+     */
+    static SSLContext clusterMember(PrivateKey key, List<X509Certificate> chain, List<X509Certificate> cas)
+            throws GeneralSecurityException {
+        KeyManagerFactory kmf = keyManagers(key, chain);
+        TrustManagerFactory tmf = trustManagers(cas.subList(0, 1));
+        javax.net.ssl.X509ExtendedTrustManager caOnly = null;
+        for (javax.net.ssl.TrustManager tm : tmf.getTrustManagers()) {
+            if (tm instanceof javax.net.ssl.X509ExtendedTrustManager x) {
+                caOnly = x;
+            }
+        }
+        if (caOnly == null) {
+            throw new GeneralSecurityException("the JVM's trust manager factory offers no X509ExtendedTrustManager");
+        }
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), new javax.net.ssl.TrustManager[] {
+            new SharedNameTrustManager(caOnly, chain.get(0))}, null);
+        return ctx;
+    }
+
+    /**
      * @param key   the key to present, or null for none
      * @param chain its certificate chain (the key's own certificate first)
      * @param cas   the CAs to trust; empty: the JVM's default trust store
      */
     static SSLContext context(PrivateKey key, List<X509Certificate> chain, List<X509Certificate> cas)
             throws GeneralSecurityException {
-        KeyManagerFactory kmf = null;
-        if (key != null) {
-            KeyStore ks = emptyStore();
-            ks.setKeyEntry("key", key, IN_MEMORY_PASSWORD, chain.toArray(new Certificate[0]));
-            kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, IN_MEMORY_PASSWORD);
-        }
-        TrustManagerFactory tmf = null;
-        if (!cas.isEmpty()) {
-            KeyStore ts = emptyStore();
-            for (int i = 0; i < cas.size(); i++) {
-                ts.setCertificateEntry("ca-" + i, cas.get(i));
-            }
-            tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(ts);
-        }
+        KeyManagerFactory kmf = key == null ? null : keyManagers(key, chain);
+        TrustManagerFactory tmf = cas.isEmpty() ? null : trustManagers(cas);
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null);
         return ctx;
+    }
+
+    private static KeyManagerFactory keyManagers(PrivateKey key, List<X509Certificate> chain)
+            throws GeneralSecurityException {
+        KeyStore ks = emptyStore();
+        ks.setKeyEntry("key", key, IN_MEMORY_PASSWORD, chain.toArray(new Certificate[0]));
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, IN_MEMORY_PASSWORD);
+        return kmf;
+    }
+
+    private static TrustManagerFactory trustManagers(List<X509Certificate> cas) throws GeneralSecurityException {
+        KeyStore ts = emptyStore();
+        for (int i = 0; i < cas.size(); i++) {
+            ts.setCertificateEntry("ca-" + i, cas.get(i));
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ts);
+        return tmf;
     }
 
     private static KeyStore emptyStore() throws GeneralSecurityException {

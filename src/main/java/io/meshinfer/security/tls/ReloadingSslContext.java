@@ -33,14 +33,21 @@ public final class ReloadingSslContext {
     private final Optional<Path> certFile;
     private final Optional<Path> caFile;
     private final long refreshNanos;
+    private final boolean clusterMember;
     private volatile Loaded loaded;
 
     private ReloadingSslContext(Optional<Path> keyFile, Optional<Path> certFile, Optional<Path> caFile,
                                 Duration refresh) {
+        this(keyFile, certFile, caFile, refresh, false);
+    }
+
+    private ReloadingSslContext(Optional<Path> keyFile, Optional<Path> certFile, Optional<Path> caFile,
+                                Duration refresh, boolean clusterMember) {
         this.keyFile = keyFile;
         this.certFile = certFile;
         this.caFile = caFile;
         this.refreshNanos = refresh.toNanos();
+        this.clusterMember = clusterMember;
     }
 
     /**
@@ -52,6 +59,23 @@ public final class ReloadingSslContext {
     public static ReloadingSslContext identity(Path keyFile, Path certFile, Optional<Path> caFile, Duration refresh)
             throws IOException {
         ReloadingSslContext c = new ReloadingSslContext(Optional.of(keyFile), Optional.of(certFile), caFile, refresh);
+        c.loaded = c.load();
+        return c;
+    }
+
+    /**
+     * A context for channels between cluster members, from a TLS directory as
+     * {@code scripts/gen-certs.sh} writes it: it presents {@code tls.key} and {@code tls.crt}
+     * and accepts a peer (client or server) only as Pekko's cluster transport does, with a
+     * certificate signed by the first CA of {@code ca.crt} that shares a subject name with
+     * {@code tls.crt} (no host name check). Used on both ends of the artifact port.
+     *
+     * @throws IOException if the files cannot be read now
+     */
+    public static ReloadingSslContext clusterMember(Path tlsDir, Duration refresh) throws IOException {
+        ReloadingSslContext c = new ReloadingSslContext(Optional.of(tlsDir.resolve(TlsSettings.KEY_FILE)),
+                Optional.of(tlsDir.resolve(TlsSettings.CERT_FILE)), Optional.of(tlsDir.resolve(TlsSettings.CA_FILE)),
+                refresh, true);
         c.loaded = c.load();
         return c;
     }
@@ -95,8 +119,9 @@ public final class ReloadingSslContext {
             PrivateKey key = keyFile.isPresent() ? PemFiles.privateKey(keyFile.get()) : null;
             List<X509Certificate> chain = certFile.isPresent() ? PemFiles.certificates(certFile.get()) : List.of();
             List<X509Certificate> cas = caFile.isPresent() ? PemFiles.certificates(caFile.get()) : List.of();
-            return new Loaded(PemFiles.context(key, chain, cas), System.nanoTime());
-        } catch (GeneralSecurityException e) {
+            return new Loaded(clusterMember ? PemFiles.clusterMember(key, chain, cas)
+                    : PemFiles.context(key, chain, cas), System.nanoTime());
+        } catch (GeneralSecurityException | IllegalArgumentException e) {
             throw new IOException("cannot build a TLS context from " + describe() + ": " + e.getMessage(), e);
         }
     }
