@@ -120,12 +120,29 @@ public record Partition(String sourceSha256, long sourceBytes, int sourceNodes, 
 
     /**
      * Writes {@code stage-0.onnx} ... {@code stage-(K-1).onnx} and {@value #MANIFEST} into
-     * {@code dir}, creating it if needed; the manifest last, so a directory with a manifest is complete.
+     * {@code dir}, creating it if needed; the manifest last, so a directory with a manifest is
+     * complete. Over an earlier split (a directory with a manifest), its stage files beyond
+     * this split's K are deleted.
      */
     public void write(Path dir) throws IOException {
         Files.createDirectories(dir);
+        if (Files.exists(dir.resolve(MANIFEST))) {
+            // an earlier split written here: its extra stage files would read as part of this one
+            try (var old = Files.newDirectoryStream(dir, "stage-*.onnx")) {
+                for (Path f : old) {
+                    String n = f.getFileName().toString();
+                    String index = n.substring("stage-".length(), n.length() - ".onnx".length());
+                    if (index.matches("[0-9]{1,6}") && Integer.parseInt(index) >= stages.size()) {
+                        Files.delete(f);
+                    }
+                }
+            }
+            Files.delete(dir.resolve(MANIFEST));
+        }
         for (Stage s : stages) {
-            Files.write(dir.resolve(s.fileName()), s.bytes());
+            try (var out = Files.newOutputStream(dir.resolve(s.fileName()))) {
+                s.onnx().writeTo(out);
+            }
         }
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Files.write(dir.resolve(MANIFEST), mapper.writeValueAsBytes(manifest()));

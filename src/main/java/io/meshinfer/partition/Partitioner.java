@@ -9,7 +9,7 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.meshinfer.runtime.ModelLoadException;
 import io.meshinfer.runtime.ModelRuntime;
@@ -125,14 +125,17 @@ public final class Partitioner {
             throw new PartitionException("the model file has " + size + " bytes, more than the limit of " + limit
                     + " (meshinfer.runtime.max-model-bytes)");
         }
+        validate(options);
+        byte[] bytes;
         try {
             OnnxModelCheck.check(file);
-            return partition(Files.readAllBytes(file), options);
+            bytes = Files.readAllBytes(file);
         } catch (ModelLoadException e) {
             throw new PartitionException(e.getMessage(), e);
         } catch (IOException e) {
             throw new PartitionException("model file " + file + " cannot be read: " + e.getMessage(), e);
         }
+        return withWorkDir(work -> split(bytes, parse(bytes), options, work));
     }
 
     /** Splits a model given as bytes; the same checks as {@link #partition(Path, Options)}. */
@@ -143,6 +146,27 @@ public final class Partitioner {
             throw new PartitionException("the model has " + model.length + " bytes, more than the limit of " + limit
                     + " (meshinfer.runtime.max-model-bytes)");
         }
+        return withWorkDir(work -> {
+            Path source = work.resolve("source.onnx");
+            try {
+                Files.write(source, model);
+                OnnxModelCheck.check(source);
+                Files.delete(source);
+            } catch (ModelLoadException e) {
+                throw new PartitionException(e.getMessage(), e);
+            } catch (IOException e) {
+                throw new PartitionException("cannot write a temporary file in " + work + ": " + e.getMessage(), e);
+            }
+            return split(model, parse(model), options, work);
+        });
+    }
+
+    private interface InWorkDir {
+        Partition run(Path work) throws PartitionException;
+    }
+
+    /** Runs {@code body} with a fresh temporary directory, deleted afterwards whatever happens. */
+    private static Partition withWorkDir(InWorkDir body) throws PartitionException {
         Path work;
         try {
             work = Files.createTempDirectory("meshinfer-partition");
@@ -150,19 +174,17 @@ public final class Partitioner {
             throw new PartitionException("cannot create a temporary directory: " + e.getMessage(), e);
         }
         try {
-            Path source = work.resolve("source.onnx");
-            Files.write(source, model);
-            OnnxModelCheck.check(source);
-            ModelProto proto = ModelProto.parseFrom(model);
-            return split(model, proto, options, work);
-        } catch (ModelLoadException e) {
-            throw new PartitionException(e.getMessage(), e);
-        } catch (InvalidProtocolBufferException e) {
-            throw new PartitionException("not a valid ONNX model: " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new PartitionException("cannot write a temporary file in " + work + ": " + e.getMessage(), e);
+            return body.run(work);
         } finally {
             deleteTree(work);
+        }
+    }
+
+    private static ModelProto parse(byte[] model) throws PartitionException {
+        try {
+            return ModelProto.parseFrom(model);
+        } catch (InvalidProtocolBufferException e) {
+            throw new PartitionException("not a valid ONNX model: " + e.getMessage(), e);
         }
     }
 
@@ -240,7 +262,8 @@ public final class Partitioner {
             for (int i = bounds[s]; i < bounds[s + 1]; i++) {
                 flops += cost[i];
             }
-            stages.add(new Partition.Stage(s, ByteString.copyFrom(b), Partition.sha256(b),
+            stages.add(new Partition.Stage(s, UnsafeByteOperations.unsafeWrap(b), // b is never written again
+                     Partition.sha256(b),
                     bounds[s + 1] - bounds[s], label(g.nodes.get(bounds[s]), bounds[s]),
                     label(g.nodes.get(bounds[s + 1] - 1), bounds[s + 1] - 1),
                     tensors(stage.getGraph().getInputList(), g, values),

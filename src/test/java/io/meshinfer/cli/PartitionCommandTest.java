@@ -69,11 +69,13 @@ class PartitionCommandTest {
         assertEquals(4096, manifest.get("cuts").get(0).get("bytesPerSample").asLong());
         assertEquals(2, manifest.get("check").get("runs").asInt());
 
-        Path explicit = dir.resolve("explicit");
-        Run cut = run("partition", "--model", model.toString(), "--cut", "t3_Relu", "--out", explicit.toString());
+        // again into the same directory, in two stages: the earlier third stage file goes
+        Run cut = run("partition", "--model", model.toString(), "--cut", "t3_Relu", "--out", out.toString());
         assertEquals(0, cut.code(), cut.err());
         assertTrue(cut.out().contains("split into 2 stages (explicit cuts)"), cut.out());
-        assertTrue(Files.exists(explicit.resolve("stage-1.onnx")));
+        assertTrue(Files.exists(out.resolve("stage-1.onnx")));
+        assertFalse(Files.exists(out.resolve("stage-2.onnx")));
+        assertEquals(2, new ObjectMapper().readTree(out.resolve("stages.json").toFile()).get("stages").size());
     }
 
     @Test
