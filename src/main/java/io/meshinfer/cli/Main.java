@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             AuditCommand.class,
             DemoCommand.class,
             BenchCommand.class,
+            PartitionCommand.class,
             KubernetesTopologyCommand.class,
             CommandLine.HelpCommand.class
         })
