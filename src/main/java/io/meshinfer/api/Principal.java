@@ -36,8 +36,16 @@ public record Principal(String subject, Set<String> roles, Set<String> models, S
         return hasRole(ADMIN);
     }
 
+    /**
+     * Whether the token allows {@code model}; a pipeline's stage ({@code m~stage-i}) is
+     * allowed when its pipeline {@code m} is.
+     */
     public boolean mayUseModel(String model) {
-        return models.contains(ANY) || models.contains(model);
+        if (models.contains(ANY) || models.contains(model)) {
+            return true;
+        }
+        int stage = model.indexOf("~stage-");
+        return stage > 0 && models.contains(model.substring(0, stage));
     }
 
     public boolean anyRegion() {

@@ -57,6 +57,11 @@ final class DeployCommand implements Callable<Integer> {
     @Option(names = "--replicas", description = "Number of replicas (default 1).")
     Integer replicas;
 
+    @Option(names = "--stages", paramLabel = "K", description = "Split the model into K pipeline stages on the node"
+            + " that receives it (checked against the whole model first); each stage gets --replicas replicas, placed"
+            + " on different nodes where possible.")
+    Integer stages;
+
     @Option(names = "--regions", split = ",", description = "Regions the replicas may run in (default: any).")
     List<String> regions = new ArrayList<>();
 
@@ -92,6 +97,9 @@ final class DeployCommand implements Callable<Integer> {
         }
         if (maxBatch != null) {
             q.add("maxBatch=" + maxBatch);
+        }
+        if (stages != null) {
+            q.add("stages=" + stages);
         }
         if (maxDelayMs != null) {
             q.add("maxDelayMs=" + maxDelayMs);
@@ -129,7 +137,8 @@ final class DeployCommand implements Callable<Integer> {
         if (noWait || waitSeconds <= 0) {
             return 0;
         }
-        return awaitReplicas(client, versionPath + "/placement", m.path("replicas").asInt(1));
+        int expected = m.path("replicas").asInt(1) * Math.max(1, m.path("stages").size());
+        return awaitReplicas(client, versionPath + "/placement", expected);
     }
 
     /** Polls the version's placement until every replica is ready, with a progress bar naming the nodes. */

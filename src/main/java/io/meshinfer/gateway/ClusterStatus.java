@@ -22,35 +22,48 @@ final class ClusterStatus {
      * ({@code ready}, {@code loading}, {@code unreachable}, or {@code pending} while no node
      * has published it), and how many are ready.
      */
-    static ObjectNode placementJson(ClusterSnapshot s, ModelManifest m, ObjectMapper mapper) {
+    /**
+     * Where the replicas of a version run; for a pipeline, {@code manifests} is the pipeline
+     * followed by its stages, and the replicas listed are the stages' ({@code m~stage-i@v#r}).
+     */
+    static ObjectNode placementJson(ClusterSnapshot s, java.util.List<ModelManifest> manifests, ObjectMapper mapper) {
+        ModelManifest head = manifests.get(0);
         ObjectNode n = mapper.createObjectNode();
-        n.put("model", m.model());
-        n.put("version", m.version());
-        n.put("sha256", m.sha256());
-        n.put("replicas", m.replicas());
+        n.put("model", head.model());
+        n.put("version", head.version());
+        n.put("sha256", head.sha256());
+        if (head.isPipeline()) {
+            n.put("stages", head.stages());
+        }
         ArrayNode placement = n.putArray("placement");
         int ready = 0;
-        for (int i = 0; i < m.replicas(); i++) {
-            int index = i;
-            ClusterSnapshot.Replica r = s.replicas().stream()
-                    .filter(x -> x.model().equals(m.model()) && x.version().equals(m.version()) && x.replica() == index)
-                    .findFirst().orElse(null);
-            ObjectNode o = placement.addObject();
-            o.put("replica", ReplicaId.format(m.model(), m.version(), i));
-            if (r == null) {
-                o.putNull("node");
-                o.putNull("region");
-                o.put("ready", false);
-                o.put("status", "pending");
-                continue;
+        int replicas = 0;
+        for (ModelManifest m : manifests) {
+            for (String id : m.replicaIds()) {
+                int index = ReplicaId.parse(id).replica();
+                replicas++;
+                ClusterSnapshot.Replica r = s.replicas().stream()
+                        .filter(x -> x.model().equals(m.model()) && x.version().equals(m.version())
+                                && x.replica() == index)
+                        .findFirst().orElse(null);
+                ObjectNode o = placement.addObject();
+                o.put("replica", id);
+                if (r == null) {
+                    o.putNull("node");
+                    o.putNull("region");
+                    o.put("ready", false);
+                    o.put("status", "pending");
+                    continue;
+                }
+                boolean isReady = r.ready() && r.live();
+                ready += isReady ? 1 : 0;
+                o.put("node", r.node());
+                o.put("region", r.region());
+                o.put("ready", isReady);
+                o.put("status", !r.live() ? "unreachable" : r.ready() ? "ready" : "loading");
             }
-            boolean isReady = r.ready() && r.live();
-            ready += isReady ? 1 : 0;
-            o.put("node", r.node());
-            o.put("region", r.region());
-            o.put("ready", isReady);
-            o.put("status", !r.live() ? "unreachable" : r.ready() ? "ready" : "loading");
         }
+        n.put("replicas", replicas);
         n.put("ready", ready);
         return n;
     }

@@ -347,6 +347,13 @@ public final class HttpGateway extends AllDirectives {
         n.put("sha256", m.sha256());
         n.put("size", m.sizeBytes());
         n.put("replicas", m.replicas());
+        if (m.isPipeline()) {
+            ArrayNode stages = n.putArray("stages");
+            m.stageModels().forEach(stages::add);
+        }
+        if (m.stageOf() != null) {
+            n.put("stageOf", m.stageOf() + "@" + m.version());
+        }
         ArrayNode regions = n.putArray("regions");
         m.regions().stream().sorted().forEach(regions::add);
         if (m.maxBatch() != null) {
@@ -387,7 +394,10 @@ public final class HttpGateway extends AllDirectives {
                 Path tmp = backend.store().newIncomingFile();
                 CompletionStage<HttpResponse> result = DeployUpload.receive(entity, tmp, maxRequestBody, materializer)
                         .thenApplyAsync(golden -> commitAndInspect(tmp, req, golden), backend.blocking())
-                        .thenCompose(inspected -> register(req, options, inspected))
+                        .thenCompose(inspected -> options.stages() == null ? register(req, options, inspected)
+                                : CompletableFuture.supplyAsync(() -> split(inspected, options.stages()),
+                                        backend.blocking())
+                                .thenCompose(stages -> registerPipeline(req, options, inspected, stages)))
                         .exceptionally(error -> {
                             deleteQuietly(tmp);
                             EntityStreamSizeException tooLarge = sizeLimitCause(error);
@@ -456,12 +466,94 @@ public final class HttpGateway extends AllDirectives {
         ModelManifest manifest = new ModelManifest(req.model(), req.version(), inspected.sha256(), inspected.size(),
                 inspected.signature(), options.replicas(), options.regions(), options.maxBatch(),
                 options.maxDelayMillis(), backend.nodeName(), System.currentTimeMillis(), req.by(),
-                inspected.golden());
+                inspected.golden(), 0, null);
         return backend.deploy(manifest).handle((done, error) -> {
             if (error != null) {
                 return errorResponse(asInferenceException(error));
             }
             log.info("deployed {} ({} replicas, sha256 {})", manifest.key(), manifest.replicas(), manifest.sha256());
+            return json(existing.isPresent() ? StatusCodes.OK : StatusCodes.CREATED, manifestJson(manifest));
+        });
+    }
+
+    /** One stage of a split model, stored in the artifact store: what its manifest needs. */
+    private record StageArtifact(String sha256, long size, ModelSignature signature) {
+    }
+
+    /**
+     * Splits a stored model into {@code k} stages with the partitioner (its chain check
+     * included) and stores each stage in the artifact store, from where peers fetch it like
+     * any artifact. A split that fails is a 400 naming the reason.
+     */
+    private java.util.List<StageArtifact> split(Inspected whole, int k) {
+        Path stored;
+        try {
+            stored = backend.store().verifiedPath(whole.sha256()).orElseThrow(() ->
+                    new InferenceException.Internal("the uploaded model vanished from the artifact store"));
+        } catch (IOException e) {
+            throw new InferenceException.Internal("reading the uploaded model failed: " + e.getMessage());
+        }
+        io.meshinfer.partition.Partition partition;
+        try {
+            partition = new io.meshinfer.partition.Partitioner(backend.runtime())
+                    .partition(stored, io.meshinfer.partition.Partitioner.Options.stages(k));
+        } catch (io.meshinfer.partition.PartitionException e) {
+            throw new InferenceException.InvalidInput("cannot split the model into " + k + " stages: "
+                    + e.getMessage());
+        }
+        java.util.List<StageArtifact> stages = new java.util.ArrayList<>();
+        for (io.meshinfer.partition.Partition.Stage stage : partition.stages()) {
+            try {
+                String sha = backend.store().put(stage.bytes());
+                Path file = backend.store().verifiedPath(sha).orElseThrow(() ->
+                        new InferenceException.Internal("stage " + stage.index() + " vanished from the artifact store"));
+                ModelSignature sig = backend.attestor().inspect(sha, file, null, false).signature();
+                stages.add(new StageArtifact(sha, stage.onnx().size(), sig));
+            } catch (IOException e) {
+                throw new InferenceException.Internal("storing stage " + stage.index() + " failed: " + e.getMessage());
+            } catch (ModelLoadException e) {
+                throw new InferenceException.InvalidInput("stage " + stage.index() + " does not load: "
+                        + e.getMessage());
+            }
+        }
+        return stages;
+    }
+
+    /**
+     * Registers a pipeline: each stage as the internal model {@code m~stage-i} (same version,
+     * same replicas, regions and batching), one after another, then the pipeline's own
+     * manifest (no replicas of its own), which makes it routable. Redeploying the same bytes
+     * with the same stage count is idempotent.
+     */
+    private CompletionStage<HttpResponse> registerPipeline(DeployRequest req, DeployOptions options,
+                                                           Inspected inspected, java.util.List<StageArtifact> stages) {
+        Optional<ModelManifest> existing = backend.catalog().manifest(req.model(), req.version());
+        if (existing.isPresent() && (!existing.get().sha256().equals(inspected.sha256())
+                || existing.get().stages() != stages.size())) {
+            return CompletableFuture.completedFuture(json(StatusCodes.CONFLICT, mapper.createObjectNode().put("error",
+                    "version '" + req.version() + "' of model '" + req.model() + "' is already deployed with"
+                            + " different content or stages (sha256 " + existing.get().sha256() + ", "
+                            + existing.get().stages() + " stages); versions are immutable: deploy a new version or"
+                            + " undeploy this one first")));
+        }
+        long now = System.currentTimeMillis();
+        CompletionStage<Done> chain = CompletableFuture.completedFuture(Done.getInstance());
+        for (int i = 0; i < stages.size(); i++) {
+            StageArtifact a = stages.get(i);
+            ModelManifest stage = new ModelManifest(ModelManifest.stageModel(req.model(), i), req.version(), a.sha256(),
+                    a.size(), a.signature(), options.replicas(), options.regions(), options.maxBatch(),
+                    options.maxDelayMillis(), backend.nodeName(), now, req.by(), null, 0, req.model());
+            chain = chain.thenCompose(done -> backend.deploy(stage));
+        }
+        ModelManifest manifest = new ModelManifest(req.model(), req.version(), inspected.sha256(), inspected.size(),
+                inspected.signature(), options.replicas(), options.regions(), options.maxBatch(),
+                options.maxDelayMillis(), backend.nodeName(), now, req.by(), inspected.golden(), stages.size(), null);
+        return chain.thenCompose(done -> backend.deploy(manifest)).handle((done, error) -> {
+            if (error != null) {
+                return errorResponse(asInferenceException(error));
+            }
+            log.info("deployed {} as a pipeline of {} stages ({} replicas each, sha256 {})", manifest.key(),
+                    manifest.stages(), manifest.replicas(), manifest.sha256());
             return json(existing.isPresent() ? StatusCodes.OK : StatusCodes.CREATED, manifestJson(manifest));
         });
     }
@@ -491,9 +583,14 @@ public final class HttpGateway extends AllDirectives {
     }
 
     private Route undeploy(String model, String version) {
-        if (backend.catalog().manifest(model, version).isEmpty()) {
+        Optional<ModelManifest> target = backend.catalog().manifest(model, version);
+        if (target.isEmpty()) {
             return completeError(new InferenceException.ModelNotFound(
                     "version '" + version + "' of model '" + model + "' is not deployed"));
+        }
+        if (target.get().stageOf() != null) {
+            return completeError(new InferenceException.InvalidInput("'" + model + "' is a stage of pipeline '"
+                    + target.get().stageOf() + "@" + version + "'; undeploy the pipeline"));
         }
         var rollout = backend.catalog().model(model).flatMap(ModelEntry::activeRollout)
                 .filter(r -> r.from().equals(version) || r.to().equals(version));
@@ -502,7 +599,14 @@ public final class HttpGateway extends AllDirectives {
                     + "' of model '" + model + "' is in a rollout (" + rollout.get().from() + " -> "
                     + rollout.get().to() + "); abort or finish it first")));
         }
-        return completeWithFuture(backend.undeploy(model, version).handle((done, error) -> {
+        // the pipeline first, so no new chain starts; then its stages (chains in flight finish
+        // or fail over within their deadline)
+        CompletionStage<Done> removed = backend.undeploy(model, version);
+        for (String stage : target.get().stageModels()) {
+            removed = removed.thenCompose(done -> backend.catalog().manifest(stage, version).isEmpty()
+                    ? CompletableFuture.completedFuture(done) : backend.undeploy(stage, version));
+        }
+        return completeWithFuture(removed.handle((done, error) -> {
             if (error != null) {
                 return errorResponse(asInferenceException(error));
             }
@@ -519,7 +623,12 @@ public final class HttpGateway extends AllDirectives {
             return completeError(new InferenceException.ModelNotFound(
                     "version '" + version + "' of model '" + model + "' is not deployed"));
         }
-        return completeJson(StatusCodes.OK, ClusterStatus.placementJson(backend.clusterSnapshot(), m.get(), mapper));
+        java.util.List<ModelManifest> placed = new java.util.ArrayList<>();
+        placed.add(m.get());
+        for (String stage : m.get().stageModels()) {
+            backend.catalog().manifest(stage, version).ifPresent(placed::add);
+        }
+        return completeJson(StatusCodes.OK, ClusterStatus.placementJson(backend.clusterSnapshot(), placed, mapper));
     }
 
     /** A stored artifact, for peers that must host a replica of it. */
@@ -665,8 +774,14 @@ public final class HttpGateway extends AllDirectives {
         }
     }
 
-    /** Deploy query parameters: {@code replicas}, {@code regions}, {@code maxBatch}, {@code maxDelayMs}. */
-    record DeployOptions(int replicas, Set<String> regions, Integer maxBatch, Long maxDelayMillis) {
+    /** The most stages a deploy may ask for (the partitioner also refuses more than the graph's nodes). */
+    static final int MAX_STAGES = 64;
+
+    /**
+     * Deploy query parameters: {@code replicas}, {@code regions}, {@code maxBatch},
+     * {@code maxDelayMs}, {@code stages} (null: serve the model whole).
+     */
+    record DeployOptions(int replicas, Set<String> regions, Integer maxBatch, Long maxDelayMillis, Integer stages) {
         static DeployOptions parse(java.util.Map<String, String> q, InputLimits limits) {
             int replicas = q.containsKey("replicas") ? positiveInt(q.get("replicas"), "replicas", 1000) : 1;
             Set<String> regions = new LinkedHashSet<>();
@@ -695,7 +810,8 @@ public final class HttpGateway extends AllDirectives {
                     throw new IllegalArgumentException("maxDelayMs must be between 0 and 60000, not " + maxDelay);
                 }
             }
-            return new DeployOptions(replicas, regions, maxBatch, maxDelay);
+            Integer stages = q.containsKey("stages") ? positiveInt(q.get("stages"), "stages", MAX_STAGES) : null;
+            return new DeployOptions(replicas, regions, maxBatch, maxDelay, stages);
         }
 
         private static int positiveInt(String s, String name, int max) {

@@ -113,6 +113,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final AuditLog audit;
     private final EntryPoint httpEntry;
     private final EntryPoint javaEntry;
+    private final io.meshinfer.pipeline.StageChain chain;
 
     private MeshNode(Config config, NodeResources resources) {
         this.settings = NodeSettings.fromConfig(config);
@@ -146,6 +147,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
                     return inc == null ? 0 : inc.members().membersDowned();
                 });
         this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
+        this.chain = new io.meshinfer.pipeline.StageChain(catalog, this::route, routerSettings,
+                io.meshinfer.pipeline.PipelineSettings.fromConfig(config), metrics::pipelineActivations);
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
         this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
         this.backoffMax = config.getDuration("meshinfer.node.rejoin-backoff-max");
@@ -377,7 +380,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     @Override
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
         long started = metrics.started();
-        CompletionStage<InferenceResponse> answer = route(request);
+        CompletionStage<InferenceResponse> answer = chain.infer(request);
         answer.whenComplete((r, e) -> metrics.finished(request.model(), r != null ? r.version() : request.version(),
                 e, started));
         return answer;
@@ -556,6 +559,10 @@ public final class MeshNode implements NodeBackend, InferenceService {
 
     @Override
     public boolean versionReady(String model, String version) {
+        Optional<io.meshinfer.registry.ModelManifest> m = catalog.manifest(model, version);
+        if (m.isPresent() && m.get().isPipeline()) {
+            return m.get().stageModels().stream().allMatch(stage -> versionReady(stage, version));
+        }
         ClusterIncarnation inc = current.get();
         if (inc == null || islandMode()) {
             return pool.servingVersion(model, version).stream().anyMatch(r -> true);

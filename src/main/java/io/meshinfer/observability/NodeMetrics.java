@@ -59,6 +59,7 @@ public final class NodeMetrics {
     private final CatalogView catalog;
     private final Counter requests;
     private final Histogram duration;
+    private final Counter activationBytes;
     private final AtomicInteger inFlight = new AtomicInteger();
     /**
      * The successful-request counter and the latency histogram of each model and version,
@@ -88,9 +89,21 @@ public final class NodeMetrics {
                 .classicUpperBounds(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
                         30)
                 .register(registry);
+        this.activationBytes = Counter.builder().name("meshinfer_pipeline_activation_bytes_total")
+                .help("Bytes of activations passed between the stages of pipeline requests that entered this node"
+                        + " (each stage's outputs handed on as the next stage's inputs)")
+                .labelNames("model", "version", "node").register(registry);
         registry.register(new Scraped(pool, runtime, store, cluster, membersDowned));
         registry.register(new DriftCollector(node, drift));
         JvmMetrics.builder().register(registry);
+    }
+
+    /** Counts activation bytes a pipeline request entering here passed from one stage to the next. */
+    public void pipelineActivations(String model, String version, long bytes) {
+        ModelEntry entry = catalog.models().get(model);
+        String m = entry == null ? UNKNOWN : model;
+        String v = entry != null && entry.versions().containsKey(version) ? version : "";
+        activationBytes.labelValues(m, v, node).inc(bytes);
     }
 
     /** Call when a request enters; returns its start time for {@link #finished}. */

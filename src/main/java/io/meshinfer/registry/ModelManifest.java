@@ -11,6 +11,12 @@ import java.util.regex.Pattern;
  * size), signature, placement (replica count, allowed regions; empty means any), batching
  * overrides (null keeps the node default), who deployed it from which node, when, and its
  * golden vectors (null: none), which every node checks its replica against before serving.
+ *
+ * <p>A model deployed with {@code stages=K} is a <em>pipeline</em>: its own manifest has
+ * {@code stages = K}, no replicas of its own ({@link #replicaIds()} is empty), and its K
+ * stages are internal models named {@link #stageModel(String, int) model~stage-i} under the
+ * same version, each with {@code stageOf} naming the pipeline's model, placed and served like
+ * any model version. Stage i+1 takes exactly what stage i gives, by name.
  */
 public record ModelManifest(
         String model,
@@ -25,12 +31,28 @@ public record ModelManifest(
         String originNode,
         long deployedAtMillis,
         String deployedBy,
-        GoldenVectors golden) {
+        GoldenVectors golden,
+        int stages,
+        String stageOf) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    /** Separates a pipeline's model name from its stage index; users cannot name a model with it. */
+    public static final String STAGE_SEPARATOR = "~stage-";
 
     public ModelManifest {
-        requireName("model", model);
+        if (stageOf == null) {
+            requireName("model", model);
+        } else {
+            requireName("pipeline model", stageOf);
+            if (!model.startsWith(stageOf + STAGE_SEPARATOR)) {
+                throw new IllegalArgumentException("stage model '" + model + "' is not named after its pipeline '"
+                        + stageOf + "'");
+            }
+        }
+        if (stages < 0 || (stages > 0 && stageOf != null)) {
+            throw new IllegalArgumentException("stages must be 0 (a plain model or a stage) or the pipeline's stage"
+                    + " count, got " + stages);
+        }
         requireName("version", version);
         // the artifact file name is built from it: nothing but a hash may name a file
         if (!ArtifactStore.isHash(sha256)) {
@@ -59,8 +81,39 @@ public record ModelManifest(
         return model + "@" + version;
     }
 
-    /** The sharding entity ids of this version's replicas: {@code model@version#i}. */
+    /** The internal model name of stage {@code index} of pipeline model {@code model}. */
+    public static String stageModel(String model, int index) {
+        return model + STAGE_SEPARATOR + index;
+    }
+
+    /** The pipeline model a (stage) model name belongs to, or null if it names no stage. */
+    public static String pipelineOf(String model) {
+        int i = model.indexOf(STAGE_SEPARATOR);
+        return i <= 0 ? null : model.substring(0, i);
+    }
+
+    /** Whether this version is served as a chain of stage models. */
+    public boolean isPipeline() {
+        return stages > 0;
+    }
+
+    /** This pipeline's stage model names, in order; empty for a plain model or a stage. */
+    public List<String> stageModels() {
+        List<String> names = new ArrayList<>(stages);
+        for (int i = 0; i < stages; i++) {
+            names.add(stageModel(model, i));
+        }
+        return names;
+    }
+
+    /**
+     * The sharding entity ids of this version's replicas: {@code model@version#i}; none for a
+     * pipeline, whose stages have the replicas.
+     */
     public List<String> replicaIds() {
+        if (isPipeline()) {
+            return List.of();
+        }
         List<String> ids = new ArrayList<>(replicas);
         for (int i = 0; i < replicas; i++) {
             ids.add(ReplicaId.format(model, version, i));

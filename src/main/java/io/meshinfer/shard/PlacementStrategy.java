@@ -27,7 +27,9 @@ import scala.concurrent.Future;
 /**
  * Where replicas go (each replica is one shard): only to reachable, Up replica hosts in
  * a region the model version's placement allows, preferring a node that holds no other
- * replica of the same version (anti-affinity), then the node with the fewest replicas.
+ * replica of the same version (anti-affinity), then one holding the fewest replicas of other
+ * stages of the same pipeline (stages of a model deployed with {@code stages=K} spread over
+ * the nodes, best effort), then the node with the fewest replicas.
  *
  * <p>Rebalancing moves at most {@link #MAX_MOVES} replicas per round: those on a node whose
  * region is not (or no longer) allowed, and a second replica of a version on one node
@@ -121,6 +123,25 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
         return h.shards().stream().filter(s -> versionKey(s).equals(key)).count();
     }
 
+    /**
+     * The pipeline a stage replica belongs to ({@code m@v} for a shard {@code m~stage-i@v#r}),
+     * or null for a plain model's replica.
+     */
+    static String pipelineKey(String shardId) {
+        try {
+            ReplicaId id = ReplicaId.parse(shardId);
+            String pipeline = ModelManifest.pipelineOf(id.model());
+            return pipeline == null ? null : pipeline + "@" + id.version();
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /** Stage replicas of the same pipeline on a host: stages are kept apart, best effort, after replicas. */
+    private static long samePipeline(Host h, String pipeline) {
+        return h.shards().stream().filter(s -> pipeline.equals(pipelineKey(s))).count();
+    }
+
     @Override
     public Future<ActorRef> allocateShard(ActorRef requester, String shardId,
                                           Map<ActorRef, IndexedSeq<String>> currentShardAllocations) {
@@ -137,8 +158,10 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
                     shardId);
             return Futures.failed(new IllegalStateException("no eligible node for " + shardId));
         }
+        String pipeline = pipelineKey(shardId);
         Host best = candidates.stream().min(Comparator
                         .comparingLong((Host h) -> sameVersion(h, key))
+                        .thenComparingLong(h -> pipeline == null ? 0 : samePipeline(h, pipeline))
                         .thenComparingInt(h -> h.shards().size())
                         .thenComparing(h -> h.address().toString()))
                 .orElseThrow();

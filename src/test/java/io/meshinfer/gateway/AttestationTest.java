@@ -182,7 +182,7 @@ class AttestationTest {
         // the same bytes under another version, with expected outputs this session cannot reproduce
         ModelManifest perturbed = new ModelManifest("rec", "bad", recorded.sha256(), recorded.sizeBytes(),
                 recorded.signature(), 1, null, null, null, NODE, System.currentTimeMillis(), "test",
-                new GoldenVectors(samples, g.tolerance(), g.source()));
+                new GoldenVectors(samples, g.tolerance(), g.source()), 0, null);
         node.node().deploy(perturbed).toCompletableFuture().get(30, TimeUnit.SECONDS);
 
         await().atMost(Duration.ofSeconds(30)).until(() -> attestations("rec", "bad").get("nodes").size() == 1);

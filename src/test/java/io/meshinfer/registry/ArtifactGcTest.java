@@ -50,7 +50,7 @@ class ArtifactGcTest {
     }
 
     private static ModelManifest manifest(String version, String sha) {
-        return new ModelManifest("m", version, sha, 1, null, 1, null, null, null, "n1", 0, "test", null);
+        return new ModelManifest("m", version, sha, 1, null, 1, null, null, null, "n1", 0, "test", null, 0, null);
     }
 
     @Test

@@ -55,7 +55,7 @@ class ArtifactScrubberTest {
 
     private static ModelManifest manifest(String version, String sha, long size) {
         return new ModelManifest("scrubbed", version, sha, size, new ModelSignature(List.of(), List.of(), ""), 1,
-                Set.of(), null, null, "origin", System.currentTimeMillis(), "test", null);
+                Set.of(), null, null, "origin", System.currentTimeMillis(), "test", null, 0, null);
     }
 
     private static void corrupt(ArtifactStore store, String sha) throws Exception {

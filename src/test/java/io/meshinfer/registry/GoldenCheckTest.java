@@ -246,6 +246,6 @@ class GoldenCheckTest {
     }
 
     private static ModelManifest manifest(String version, String sha, GoldenVectors golden) {
-        return new ModelManifest("m", version, sha, 1, null, 1, null, null, null, "n1", 0, "test", golden);
+        return new ModelManifest("m", version, sha, 1, null, 1, null, null, null, "n1", 0, "test", golden, 0, null);
     }
 }

@@ -23,7 +23,7 @@ class RolloutLogicTest {
 
     private static ModelManifest manifest(String version, long deployedAt) {
         return new ModelManifest("m", version, "a".repeat(64), 10, new ModelSignature(List.of(), List.of(), null),
-                1, Set.of(), null, null, "n1", deployedAt, "test", null);
+                1, Set.of(), null, null, "n1", deployedAt, "test", null, 0, null);
     }
 
     private static ModelEntry twoVersions() {

@@ -115,7 +115,7 @@ class KryoSerializerTest {
                 List.of(new TensorSpec("x", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(4)))),
                 List.of(new TensorSpec("y", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(3)))));
         ModelManifest m = new ModelManifest("m", "1", "ab".repeat(32), 123, sig, 2, Set.of("eu"), 8, null,
-                "n1", 42L, "alice", null);
+                "n1", 42L, "alice", null, 0, null);
         ModelEntry e = ModelEntry.empty("m").withVersion(m);
         assertEquals(e, roundTrip(e));
     }
@@ -137,7 +137,7 @@ class KryoSerializerTest {
                 List.of(new TensorSpec("x", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(4)))),
                 List.of(new TensorSpec("y", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(3)))));
         return new ModelManifest("m", "2", "cd".repeat(32), 456, sig, 1, Set.of(), null, 5L, "n1", 43L, "bob",
-                golden());
+                golden(), 0, null);
     }
 
     @Test
@@ -254,7 +254,7 @@ class KryoSerializerTest {
                 List.of(new TensorSpec("x", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(4)))),
                 List.of(new TensorSpec("y", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(3)))));
         ModelManifest m = new ModelManifest("m", "1", "ab".repeat(32), 123, sig, 2, Set.of("eu", "us"), 8, 5L,
-                "n1", 42L, "alice", null);
+                "n1", 42L, "alice", null, 0, null);
         return List.of(
                 kryo.toBinary(new ModelReplica.Infer(new InferenceRequest("id-1", "m", "2", everyType(), List.of("out"),
                         1500, Set.of("eu-west", "us-east"), "caller-7", null), probe.getRef())),

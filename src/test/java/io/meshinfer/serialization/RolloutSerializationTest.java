@@ -50,9 +50,9 @@ class RolloutSerializationTest {
     @Test
     void anEntryWithItsRolloutRoundTrips() throws Exception {
         ModelManifest m1 = new ModelManifest("m", "1", "ab".repeat(32), 1, new ModelSignature(List.of(), List.of(),
-                null), 1, Set.of(), null, null, "n1", 1, "a", null);
+                null), 1, Set.of(), null, null, "n1", 1, "a", null, 0, null);
         ModelManifest m2 = new ModelManifest("m", "2", "cd".repeat(32), 1, new ModelSignature(List.of(), List.of(),
-                null), 1, Set.of("eu"), 4, 2L, "n1", 2, "a", null);
+                null), 1, Set.of("eu"), 4, 2L, "n1", 2, "a", null, 0, null);
         Rollout r = new Rollout("m", "1", SPEC, Rollout.Status.RUNNING, 0, 10, 0, "step 1", 5, 10, "alice", 1.5,
                 List.of(new Rollout.Event(5, -1, "started", Map.of("1", 100)),
                         new Rollout.Event(10, 0, "step 1", Map.of("1", 95, "2", 5))));
