@@ -488,6 +488,25 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
         return r.body();
     }
 
+    /**
+     * Deploys {@code onnx} as {@code model@version} split into {@code stages} pipeline stages
+     * ({@code stages=K}), each stage with {@code replicas} replicas, through the first running node.
+     */
+    public String deployStages(String model, String version, byte[] onnx, int replicas, int stages) {
+        Node gateway = nodes.values().stream().filter(n -> n.state == State.RUNNING).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no running node to deploy through"));
+        String url = gateway.http() + "/v1/models/" + encode(model) + "/versions/" + encode(version) + "?replicas="
+                + replicas + "&stages=" + stages;
+        NodeHttp.Reply r = http.put(url, onnx, Duration.ofSeconds(60));
+        if (r.status() != 201 && r.status() != 200) {
+            fail("deploy of " + model + "@" + version + " in " + stages + " stages through " + gateway.name()
+                    + " answered " + r.status() + ": " + r.body());
+        }
+        report.line("deployed %s@%s in %d stages (%d replicas each) through %s: %d", model, version, stages, replicas,
+                gateway.name(), r.status());
+        return r.body();
+    }
+
     /** Waits until some running node answers 200 on {@code GET /v2/models/{m}/versions/{v}/ready}. */
     public Duration awaitReady(String model, String version, Duration timeout) {
         long t0 = System.nanoTime();
