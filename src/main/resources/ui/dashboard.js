@@ -3,6 +3,10 @@
 // hand-drawn SVG charts of throughput, latency and batch size. Nothing is loaded from
 // anywhere but this node. Rates come from the difference of two /v1/ui/stats samples,
 // timed by the node's own clock ("at"), so a slow or paused browser does not skew them.
+// With authentication on, the JSON endpoints need a bearer token: the user pastes one into
+// the token field, the page keeps it in sessionStorage (this tab only; never in the URL or
+// localStorage) and sends it as "Authorization: Bearer ..."; a 401 or 403 shows the
+// "authentication required" state instead of charts.
 'use strict';
 (() => {
   const POLL_MS = 2000;
@@ -12,6 +16,7 @@
   const MAX_POINTS = 200;
   const COLOURS = 8;
   const SVG = 'http://www.w3.org/2000/svg';
+  const TOKEN_KEY = 'meshinfer.dashboard.token';
 
   let previous = null;      // the last /v1/ui/stats sample
   const recent = [];        // {at, total, errors} of the last RATE_WINDOW_MS, for the headline rate
@@ -63,11 +68,41 @@
     return 'c' + colourOf.get(k);
   }
 
+  // ---- the bearer token: this tab's session only ----
+
+  function storedToken() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || '';
+    } catch (e) {
+      return ''; // storage disabled: the page works without authentication only
+    }
+  }
+
+  function storeToken(value) {
+    try {
+      if (value) sessionStorage.setItem(TOKEN_KEY, value);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) {
+      // storage disabled: nothing to keep
+    }
+  }
+
+  // A 401 (no or bad token) or 403 (a token without the right) from one of this node's endpoints.
+  class AuthError extends Error {
+    constructor(status, path) {
+      super(path + ' answered HTTP ' + status);
+      this.status = status;
+    }
+  }
+
   async function getJson(path, missingIsNull) {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), FETCH_TIMEOUT_MS);
+    const token = storedToken();
+    const headers = token ? { Authorization: 'Bearer ' + token } : {};
     try {
-      const r = await fetch(path, { signal: abort.signal, cache: 'no-store' });
+      const r = await fetch(path, { signal: abort.signal, cache: 'no-store', headers, credentials: 'omit' });
+      if (r.status === 401 || r.status === 403) throw new AuthError(r.status, path);
       if (missingIsNull && r.status === 404) return null;
       if (!r.ok) throw new Error(path + ' answered HTTP ' + r.status);
       return await r.json();
@@ -361,13 +396,70 @@
     s.classList.toggle('bad', Boolean(failed));
   }
 
+  // ---- authentication state ----
+
+  function authState(state, message) {
+    document.body.dataset.auth = state;
+    const panel = document.getElementById('auth');
+    const needed = state === 'required' || state === 'forbidden';
+    panel.hidden = !needed;
+    if (needed) {
+      document.getElementById('auth-title').textContent = state === 'forbidden'
+        ? 'Permission denied' : 'Authentication required';
+      document.getElementById('auth-message').textContent = message;
+    }
+    document.getElementById('token-status').hidden = !storedToken();
+  }
+
+  // Nothing stale on screen while the node refuses us: the sections say why they are empty.
+  function showRefused(e) {
+    const had = storedToken();
+    const state = e.status === 403 ? 'forbidden' : 'required';
+    const message = e.status === 403
+      ? 'This node refused the token (403): it does not allow reading this node\'s status. Enter another token.'
+      : had
+        ? 'This node refused the token (401): it is expired, malformed or signed by another key. Enter a valid token.'
+        : 'This node runs with authentication: its status needs a bearer token. Enter one to see it.';
+    authState(state, message);
+    previous = null;
+    recent.length = 0;
+    points.length = 0;
+    const what = state === 'forbidden' ? 'Permission denied' : 'Authentication required';
+    for (const id of ['members', 'replicas', 'models']) {
+      fill(id, el('p', { class: 'empty auth-needed' }, `${what}: no data without a valid token.`));
+    }
+    for (const id of ['chart-throughput', 'chart-latency', 'chart-batch']) {
+      const box = document.getElementById(id);
+      box.replaceChildren(el('p', { class: 'empty auth-needed' }, `${what}.`));
+      box.closest('figure').querySelector('.legend').replaceChildren();
+    }
+    for (const id of ['throughput', 'errors']) {
+      const out = document.getElementById(id);
+      out.textContent = '–';
+      out.dataset.value = '0';
+    }
+    document.getElementById('banner').hidden = true;
+    setStatus(`${what} (${e.message}); retrying every ${POLL_MS / 1000} s.`, true);
+  }
+
   // ---- the loop: one poll at a time, the next one POLL_MS after the last ends ----
 
+  let timer = null;
+  let polling = false;
+  let again = false; // a new token arrived while a poll was in flight: poll again at once
+
   async function poll() {
+    if (polling) {
+      again = true;
+      return;
+    }
+    polling = true;
+    clearTimeout(timer);
     try {
       const [cluster, stats] = await Promise.all([getJson('/v1/cluster'), getJson('/v1/ui/stats')]);
       const rollouts = await Promise.all(cluster.models.map((m) =>
         getJson(`/v1/models/${encodeURIComponent(m.model)}/rollout`, true).catch(() => null)));
+      authState(storedToken() ? 'token' : 'open');
       addSample(stats);
       header(cluster, stats.at);
       members(cluster);
@@ -376,11 +468,32 @@
       headline();
       charts();
     } catch (e) {
-      setStatus(`Cannot read this node's status (${e.message}); retrying every ${POLL_MS / 1000} s.`, true);
+      if (e instanceof AuthError) showRefused(e);
+      else setStatus(`Cannot read this node's status (${e.message}); retrying every ${POLL_MS / 1000} s.`, true);
     } finally {
-      setTimeout(poll, POLL_MS);
+      polling = false;
+      timer = setTimeout(poll, again ? 0 : POLL_MS);
+      again = false;
     }
   }
+
+  function useToken() {
+    const input = document.getElementById('token');
+    const value = input.value.trim().replace(/^Bearer\s+/i, '');
+    input.value = '';
+    if (!value) return;
+    storeToken(value);
+    poll();
+  }
+
+  document.getElementById('token-use').addEventListener('click', useToken);
+  document.getElementById('token').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') useToken();
+  });
+  document.getElementById('token-forget').addEventListener('click', () => {
+    storeToken('');
+    poll();
+  });
 
   poll();
 })();

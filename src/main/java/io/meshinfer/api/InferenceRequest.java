@@ -14,7 +14,9 @@ import java.util.Set;
  * regions its data may be processed in (empty: any), and an optional routing key: requests
  * with the same key go to the same version while a rollout splits traffic (sticky routing),
  * and who it acts for ({@link Principal}, from a bearer token; null for a trusted
- * in-process caller or a node without authentication).
+ * in-process caller or a node without authentication), and where it stands in a distributed
+ * trace ({@link TraceContext}: the span of the hop now working on it; never null, a request
+ * built without one starts a new trace).
  *
  * <p>The timeout is a budget relative to when the request is accepted, not a wall-clock
  * instant, so clock skew between nodes cannot expire or extend it.
@@ -28,7 +30,8 @@ public record InferenceRequest(
         long timeoutMillis,
         Set<String> residency,
         String routingKey,
-        Principal principal) {
+        Principal principal,
+        TraceContext trace) {
 
     public InferenceRequest {
         if (model == null || model.isEmpty()) {
@@ -46,6 +49,13 @@ public record InferenceRequest(
         outputs = outputs == null ? List.of() : List.copyOf(outputs);
         residency = residency == null ? Set.of() : Set.copyOf(residency);
         routingKey = routingKey == null || routingKey.isEmpty() ? null : routingKey;
+        trace = trace == null ? TraceContext.newTrace() : trace;
+    }
+
+    /** A request that starts a new trace. */
+    public InferenceRequest(String id, String model, String version, List<NamedTensor> inputs, List<String> outputs,
+                            long timeoutMillis, Set<String> residency, String routingKey, Principal principal) {
+        this(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey, principal, null);
     }
 
     /**
@@ -63,19 +73,32 @@ public record InferenceRequest(
 
     /** A copy of this request with another timeout budget. */
     public InferenceRequest withTimeoutMillis(long millis) {
-        return new InferenceRequest(id, model, version, inputs, outputs, millis, residency, routingKey, principal);
+        return new InferenceRequest(id, model, version, inputs, outputs, millis, residency, routingKey, principal,
+                trace);
     }
 
     /** A copy of this request acting for {@code principal}. */
     public InferenceRequest withPrincipal(Principal principal) {
         return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey,
-                principal);
+                principal, trace);
+    }
+
+    /** A copy of this request acting for {@code principal} in the trace span {@code trace}. */
+    public InferenceRequest withPrincipalAndTrace(Principal principal, TraceContext trace) {
+        return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey,
+                principal, trace);
+    }
+
+    /** A copy of this request in the trace span {@code trace}. */
+    public InferenceRequest withTrace(TraceContext trace) {
+        return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey,
+                principal, trace);
     }
 
     /** A copy of this request held to another residency. */
     public InferenceRequest withResidency(Set<String> residency) {
         return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey,
-                principal);
+                principal, trace);
     }
 
     public static Builder builder(String model) {
@@ -93,6 +116,7 @@ public record InferenceRequest(
         private final Set<String> residency = new LinkedHashSet<>();
         private String routingKey;
         private Principal principal;
+        private TraceContext caller;
 
         private Builder(String model) {
             this.model = model;
@@ -146,9 +170,25 @@ public record InferenceRequest(
             return this;
         }
 
+        /**
+         * Continues the caller's trace from its W3C {@code traceparent} ({@code 00-<trace id>-<span
+         * id>-<flags>}): the request gets the same trace id and a span of its own whose parent is
+         * the caller's span. A null or invalid value starts a new trace, as leaving it out does.
+         */
+        public Builder traceparent(String traceparent) {
+            this.caller = TraceContext.parse(traceparent);
+            return this;
+        }
+
+        /** Continues the caller's trace: {@code caller} is the calling span (null: start a new trace). */
+        public Builder parentTrace(TraceContext caller) {
+            this.caller = caller;
+            return this;
+        }
+
         public InferenceRequest build() {
             return new InferenceRequest(id, model, version, inputs, outputs, timeoutMillis, residency, routingKey,
-                    principal);
+                    principal, TraceContext.continueFrom(caller));
         }
     }
 }

@@ -7,7 +7,8 @@ import java.util.List;
 /**
  * The result of one request: its id, the model version that answered, the output
  * tensors, and where and how it was served (node, region, the number of rows in the
- * batch it ran in, whether the node was cut off from its cluster).
+ * batch it ran in, whether the node was cut off from its cluster), and the trace span that
+ * served it ({@link TraceContext}; null when unknown, e.g. decoded from a peer's HTTP answer).
  */
 public record InferenceResponse(
         String id,
@@ -17,10 +18,22 @@ public record InferenceResponse(
         String node,
         String region,
         int batchRows,
-        boolean islandMode) {
+        boolean islandMode,
+        TraceContext trace) {
 
     public InferenceResponse {
         outputs = List.copyOf(outputs);
+    }
+
+    /** A response that names no trace. */
+    public InferenceResponse(String id, String model, String version, List<NamedTensor> outputs, String node,
+                             String region, int batchRows, boolean islandMode) {
+        this(id, model, version, outputs, node, region, batchRows, islandMode, null);
+    }
+
+    /** The id of the trace the request belonged to (32 hex digits), or null when unknown. */
+    public String traceId() {
+        return trace == null ? null : trace.traceId();
     }
 
     /** The output called {@code name}. */

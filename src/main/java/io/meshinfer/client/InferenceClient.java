@@ -34,6 +34,10 @@ import org.apache.pekko.stream.javadsl.Flow;
  *
  * <p>For bulk scoring, {@link #flow} is a Pekko Streams {@code Flow} of requests to
  * outcomes, backpressured end to end.
+ *
+ * <p>Tracing: a request built with {@code InferenceRequest.Builder.traceparent(header)}
+ * continues the caller's W3C trace (else it starts one), and the response's
+ * {@code traceId()} names the trace it was served in.
  */
 public final class InferenceClient {
     private static final Duration FIRST_BACKOFF = Duration.ofMillis(5);

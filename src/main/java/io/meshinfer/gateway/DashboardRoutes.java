@@ -19,7 +19,9 @@ import org.apache.pekko.http.javadsl.server.Route;
  * classpath, {@code GET /ui/<file>} the other files under {@code ui/} with the content type
  * their extension names, and {@code GET /v1/ui/stats} this node's per-version counters
  * ({@link DashboardStats}). The page reads only this node's JSON endpoints; its
- * Content-Security-Policy forbids loading anything from elsewhere.
+ * Content-Security-Policy forbids loading anything from elsewhere. The page's files are open
+ * ({@link #pages()}: they hold no data); the stats ({@link #stats()}) are served behind
+ * authentication like {@code /v1/cluster}, and the page sends the token the user gives it.
  */
 final class DashboardRoutes extends AllDirectives {
     private static final String RESOURCES = "ui";
@@ -37,14 +39,18 @@ final class DashboardRoutes extends AllDirectives {
         this.mapper = mapper;
     }
 
-    Route route() {
+    /** {@code /ui} and its files: open, with or without authentication. */
+    Route pages() {
         ClassLoader loader = DashboardRoutes.class.getClassLoader();
-        return concat(
-                pathPrefix(RESOURCES, () -> get(() -> respondWithHeaders(PAGE_HEADERS, () -> concat(
-                        pathEndOrSingleSlash(() -> getFromResource(RESOURCES + "/index.html",
-                                ContentTypes.TEXT_HTML_UTF8, loader)),
-                        getFromResourceDirectory(RESOURCES, loader))))),
-                path(PathMatchers.segment("v1").slash("ui").slash("stats"), () -> get(this::stats)));
+        return pathPrefix(RESOURCES, () -> get(() -> respondWithHeaders(PAGE_HEADERS, () -> concat(
+                pathEndOrSingleSlash(() -> getFromResource(RESOURCES + "/index.html",
+                        ContentTypes.TEXT_HTML_UTF8, loader)),
+                getFromResourceDirectory(RESOURCES, loader)))));
+    }
+
+    /** {@code ui/stats} under {@code /v1}: to be placed where authentication applies. */
+    Route statsRoute() {
+        return path(PathMatchers.segment("ui").slash("stats"), () -> get(this::stats));
     }
 
     private Route stats() {

@@ -9,6 +9,7 @@ import io.meshinfer.api.Principal;
 import io.meshinfer.protocol.InputLimits;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.RequestMdc;
+import io.meshinfer.api.TraceContext;
 import io.meshinfer.protocol.OipBinary;
 import io.meshinfer.protocol.OipJson;
 import io.meshinfer.registry.ArtifactStore;
@@ -36,6 +37,7 @@ import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
@@ -78,6 +80,7 @@ public final class HttpGateway extends AllDirectives {
     private final ObjectMapper mapper = new ObjectMapper();
     private final Materializer materializer;
     private final GatewayAuth auth;
+    private final DashboardRoutes dashboard;
 
     /**
      * @param system the actor system that runs the HTTP server (the node's local one)
@@ -93,6 +96,7 @@ public final class HttpGateway extends AllDirectives {
         this.binary = new OipBinary(json);
         this.materializer = Materializer.matFromSystem(system);
         this.auth = new GatewayAuth(backend, mapper, exceptionHandler(), rejectionHandler());
+        this.dashboard = new DashboardRoutes(backend, mapper);
     }
 
     /** Binds the routes on {@code host:port}. */
@@ -113,7 +117,7 @@ public final class HttpGateway extends AllDirectives {
                 path(PathMatchers.segment("v1").slash("artifacts").slash(PathMatchers.segment()),
                         sha -> get(() -> backend.artifactsOnGateway() ? artifact(sha) : artifactsElsewhere())),
                 path("metrics", () -> get(this::metrics)),
-                new DashboardRoutes(backend, mapper).route(),
+                dashboard.pages(),
                 auth.authenticated(principal -> concat(
                         pathPrefix("v2", () -> oipRoutes(principal)),
                         pathPrefix("v1", () -> adminRoutes(principal)))))));
@@ -179,6 +183,7 @@ public final class HttpGateway extends AllDirectives {
 
     private Route adminRoutes(Optional<Principal> principal) {
         return concat(
+                dashboard.statsRoute(),
                 path("cluster", () -> get(() -> completeJson(StatusCodes.OK,
                         ClusterStatus.toJson(backend.clusterSnapshot(), mapper)))),
                 pathPrefix("test", () -> auth.adminOnly(principal, this::testRoutes)),
@@ -278,34 +283,80 @@ public final class HttpGateway extends AllDirectives {
     }
 
     private Route infer(String model, String version, Optional<Principal> principal) {
-        return optionalHeaderValueByName(OipBinary.HEADER_LENGTH, headerLength ->
-                withSizeLimit(maxRequestBody, () -> entity(Unmarshaller.entityToByteArray(), body -> {
-                    OipBinary.Request request;
-                    try {
-                        request = binary.decodeRequest(body, headerLength.orElse(null), model, version,
-                                backend.routing().defaultTimeout().toMillis(),
-                                backend.routing().maxTimeout().toMillis());
-                    } catch (InferenceException e) {
-                        auth.auditRefused(principal, "infer", model, version,
-                                io.meshinfer.routing.EntryPoint.outcome(e));
-                        return completeError(e);
-                    }
-                    CompletionStage<HttpResponse> response = backend.inference()
-                            .infer(request.request().withPrincipal(principal.orElse(null)))
-                            .handle((r, error) -> error == null
-                                    ? inferResponse(binary.encodeResponse(r, request.binaryOutputs()))
-                                    : inferFailed(request.request(), error));
-                    return completeWithFuture(response);
-                })));
+        return extractRequest(httpRequest -> {
+            Traced traced = Traced.of(httpRequest);
+            return optionalHeaderValueByName(OipBinary.HEADER_LENGTH, headerLength ->
+                    withSizeLimit(maxRequestBody, () -> entity(Unmarshaller.entityToByteArray(), body -> {
+                        OipBinary.Request request;
+                        try {
+                            request = binary.decodeRequest(body, headerLength.orElse(null), model, version,
+                                    backend.routing().defaultTimeout().toMillis(),
+                                    backend.routing().maxTimeout().toMillis());
+                        } catch (InferenceException e) {
+                            auth.auditRefused(principal, "infer", model, version,
+                                    io.meshinfer.routing.EntryPoint.outcome(e));
+                            return complete(traced.addTo(errorResponse(e)));
+                        }
+                        InferenceRequest admitted = request.request().withPrincipalAndTrace(principal.orElse(null),
+                                traced.trace());
+                        if (traced.malformed() && log.isDebugEnabled()) {
+                            RequestMdc.run(admitted, () -> log.debug("ignored a malformed traceparent header;"
+                                    + " started a new trace"));
+                        }
+                        CompletionStage<HttpResponse> response = backend.inference().infer(admitted)
+                                .handle((r, error) -> traced.addTo(error == null
+                                        ? inferResponse(binary.encodeResponse(r, request.binaryOutputs()))
+                                        : inferFailed(admitted, error)));
+                        return completeWithFuture(response);
+                    })));
+        });
     }
 
     /**
-     * The error answer to an inference request, logged with its id: failures of the server as
-     * warnings. A model's own error message may quote input values, so it is logged only at
-     * debug level (the caller gets it in full).
+     * The W3C trace context of one inference request at this node: the caller's trace
+     * continued with a span of this node's own (or a new trace when the request carries no
+     * valid {@code traceparent}, or more than one), and the caller's {@code tracestate},
+     * returned unchanged when it is well-formed, at most 512 characters, and came with a valid
+     * {@code traceparent} (otherwise dropped, as the specification says). Both go back on
+     * the response, whatever its status.
+     */
+    private record Traced(TraceContext trace, String tracestate, boolean malformed) {
+        static Traced of(org.apache.pekko.http.javadsl.model.HttpRequest request) {
+            String parent = null;
+            int parents = 0;
+            String state = null;
+            for (HttpHeader h : request.getHeaders()) {
+                if (h.is(TraceContext.TRACEPARENT)) {
+                    parent = h.value();
+                    parents++;
+                } else if (h.is(TraceContext.TRACESTATE)) {
+                    // several tracestate headers are one list (RFC 9110 field combination)
+                    state = state == null ? h.value() : state + "," + h.value();
+                }
+            }
+            TraceContext caller = parents == 1 ? TraceContext.parse(parent) : null;
+            return new Traced(TraceContext.continueFrom(caller),
+                    caller == null ? null : TraceContext.acceptTracestate(state), parents > 0 && caller == null);
+        }
+
+        HttpResponse addTo(HttpResponse response) {
+            HttpResponse r = response.addHeader(RawHeader.create(TraceContext.TRACEPARENT, trace.traceparent()));
+            return tracestate == null ? r : r.addHeader(RawHeader.create(TraceContext.TRACESTATE, tracestate));
+        }
+    }
+
+    /**
+     * The error answer to an inference request, logged with its id and trace: failures of the
+     * server as warnings. A model's own error message may quote input values, so it is logged
+     * only at debug level (the caller gets it in full).
      */
     private HttpResponse inferFailed(InferenceRequest request, Throwable error) {
-        return errorResponse(RequestMdc.supply(request.id(), () -> {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof InferenceException quiet && quiet.kind() != ErrorKind.INTERNAL
+                && quiet.kind() != ErrorKind.MODEL_FAILED && !log.isDebugEnabled()) {
+            return errorResponse(quiet); // nothing to log: no MDC work on the overload path
+        }
+        return errorResponse(RequestMdc.supply(request, () -> {
             InferenceException e = asInferenceException(error);
             if (e.kind() == ErrorKind.INTERNAL) {
                 log.warn("inference on model {} failed ({}): {}", request.model(), e.kind(), e.getMessage());

@@ -107,7 +107,7 @@ public final class StageChain implements InferenceService {
             InferenceRequest sent = new InferenceRequest(request.id(),
                     ModelManifest.stageModel(pipeline.model(), index), pipeline.version(), inputs,
                     last ? request.outputs() : List.of(), Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining)),
-                    request.residency(), null, request.principal());
+                    request.residency(), null, request.principal(), request.trace());
             CompletionStage<InferenceResponse> answer;
             try {
                 answer = stages.infer(sent);
@@ -121,7 +121,7 @@ public final class StageChain implements InferenceService {
                     activations.record(pipeline.model(), pipeline.version(), activationBytes);
                     result.complete(new InferenceResponse(request.id(), pipeline.model(), pipeline.version(),
                             response.outputs(), response.node(), response.region(), response.batchRows(),
-                            response.islandMode()));
+                            response.islandMode(), response.trace()));
                 } else {
                     List<NamedTensor> next = nextInputs(index + 1, response.outputs());
                     for (NamedTensor t : next) {

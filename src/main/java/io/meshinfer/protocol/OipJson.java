@@ -727,9 +727,23 @@ public final class OipJson {
         throw invalid(problem);
     }
 
-    /** The current string token's text, refused if longer than {@code maxLength} characters. */
+    /**
+     * The current string token's text, refused if longer than {@code maxLength} characters.
+     * A string past {@link InputLimits#MAX_STRING} is refused with the same message whether
+     * the parser noticed while buffering it (which depends on the size of the buffers it
+     * recycled from earlier parses on this thread) or only once it was read.
+     */
     static String boundedText(JsonParser p, String what, int maxLength) throws IOException {
-        int length = p.getTextLength();
+        int length;
+        try {
+            length = p.getTextLength();
+        } catch (StreamConstraintsException e) {
+            length = InputLimits.MAX_STRING + 1;
+        }
+        if (length > InputLimits.MAX_STRING) {
+            throw invalid(what + " is more than " + InputLimits.MAX_STRING + " characters long, more than the limit of "
+                    + maxLength);
+        }
         if (length > maxLength) {
             throw invalid(what + " is " + length + " characters long, more than the limit of " + maxLength);
         }

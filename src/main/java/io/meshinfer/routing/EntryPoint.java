@@ -4,6 +4,7 @@ import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.api.Principal;
+import io.meshinfer.api.TraceContext;
 import io.meshinfer.security.AuditLog;
 import io.meshinfer.security.AuditRecord;
 import java.time.Instant;
@@ -24,7 +25,9 @@ import java.util.concurrent.CompletionStage;
  * record is reserved before it runs (when the audit log cannot take it, the request is
  * refused {@code UNAVAILABLE} and nothing runs), and one record is written when it is
  * answered. Requests without a principal (in-process callers, authentication off) pass
- * unchanged. Every call completes exactly once. Thread-safe.
+ * unchanged. The request arrives with its trace span for this node already set (the gateway
+ * or the client's request builder continued the caller's trace or started one), and the
+ * audit record carries it. Every call completes exactly once. Thread-safe.
  */
 public final class EntryPoint implements InferenceService {
     private final InferenceService inner;
@@ -89,11 +92,14 @@ public final class EntryPoint implements InferenceService {
 
     private AuditRecord record(InferenceRequest r, InferenceResponse response, Throwable error, long startNanos,
                                String detail) {
+        // the ids are formatted only when a record is kept
+        TraceContext t = audit.enabled() ? r.trace() : null;
         return new AuditRecord(Instant.now(), r.id(), r.principal() == null ? null : r.principal().subject(), "infer",
                 r.model(), response != null ? response.version() : r.version(),
                 response != null ? response.node() : null, response != null ? response.region() : null,
                 new ArrayList<>(new TreeSet<>(r.residency())), outcome(error),
-                (System.nanoTime() - startNanos) / 1e6, via, detail);
+                (System.nanoTime() - startNanos) / 1e6, via, detail,
+                t == null ? null : t.traceId(), t == null ? null : t.spanIdHex(), t == null ? null : t.parentSpanIdHex());
     }
 
     /** {@code ok}, or the error's kind in lower case. */

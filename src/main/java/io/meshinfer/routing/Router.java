@@ -187,7 +187,7 @@ public final class Router implements InferenceService {
         }
         InferenceRequest copy = new InferenceRequest(request.id() + "-shadow", request.model(), rollout.to(),
                 request.inputs(), request.outputs(), request.timeoutMillis(), request.residency(), null,
-                request.principal());
+                request.principal(), request.trace().child());
         String key = rollout.model() + "@" + rollout.to();
         RolloutSpec.Gates gates = rollout.spec().gates();
         infer(copy).whenComplete((response, error) -> {
@@ -254,7 +254,7 @@ public final class Router implements InferenceService {
                     || e.kind() == ErrorKind.RESIDENCY_VIOLATION;
             if (retryable && attemptNo < settings.maxAttempts() && deadline - System.nanoTime() > 0) {
                 if (log.isDebugEnabled()) {
-                    RequestMdc.run(request.id(), () -> log.debug("replica {} answered {} ({}); trying another,"
+                    RequestMdc.run(request, () -> log.debug("replica {} answered {} ({}); trying another,"
                             + " attempt {} of {}", choice.entityId(), e.kind(), e.getMessage(), attemptNo + 1,
                             settings.maxAttempts()));
                 }

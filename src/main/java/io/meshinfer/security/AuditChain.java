@@ -19,7 +19,11 @@ import java.util.regex.Pattern;
  * The line format of the audit log. Each record is one line of JSON:
  * <pre>{"seq":7,"time":"...","id":...,"principal":...,"action":...,"model":...,"version":...,
  *  "node":...,"region":...,"residency":[...],"outcome":...,"latency_ms":1.234,"via":...,
- *  "detail":...,"prev":"&lt;sha256 of record 6&gt;","hash":"&lt;sha256 of this record&gt;"}</pre>
+ *  "detail":...,["trace_id":...,"span_id":...,"parent_span_id":...,]
+ *  "prev":"&lt;sha256 of record 6&gt;","hash":"&lt;sha256 of this record&gt;"}</pre>
+ * The trace fields are present only on records about a traced request (records written
+ * before they existed have none, and verify as before: a record's hash covers its line as
+ * written, whatever fields it holds).
  * {@code hash} is the SHA-256 (hex) of the line's UTF-8 bytes up to {@code "prev":"..."},
  * closed with {@code }}, i.e. the line without its {@code ,"hash":"..."} suffix; so it
  * covers {@code prev}, and each record vouches for the whole chain before it. {@code seq}
@@ -71,6 +75,11 @@ public final class AuditChain {
             g.writeNumber(BigDecimal.valueOf(r.latencyMillis()).setScale(3, RoundingMode.HALF_UP));
             g.writeStringField("via", r.via());
             g.writeStringField("detail", r.detail());
+            if (r.traceId() != null) {
+                g.writeStringField("trace_id", r.traceId());
+                g.writeStringField("span_id", r.spanId());
+                g.writeStringField("parent_span_id", r.parentSpanId());
+            }
             g.writeStringField("prev", prev);
             g.writeEndObject();
         } catch (IOException e) {

@@ -23,6 +23,10 @@ import java.util.List;
  * @param via how the request arrived: {@code http}, {@code java} (in-process client) or
  *     {@code cluster} (from another node's router)
  * @param detail why a request was refused (authentication and permission failures only)
+ * @param traceId the request's W3C trace id (32 hex digits); null for records about no request
+ * @param spanId the span of the node writing the record (16 hex digits), or null
+ * @param parentSpanId the span that called it (the caller's, or the entry node's for a
+ *     {@code serve} record), or null when the trace started at this node
  */
 public record AuditRecord(
         Instant time,
@@ -37,12 +41,23 @@ public record AuditRecord(
         String outcome,
         double latencyMillis,
         String via,
-        String detail) {
+        String detail,
+        String traceId,
+        String spanId,
+        String parentSpanId) {
 
     public AuditRecord {
         if (time == null || action == null || outcome == null) {
             throw new IllegalArgumentException("an audit record needs a time, an action and an outcome");
         }
         residency = residency == null ? List.of() : List.copyOf(residency);
+    }
+
+    /** A record about no traced request. */
+    public AuditRecord(Instant time, String id, String principal, String action, String model, String version,
+                       String node, String region, List<String> residency, String outcome, double latencyMillis,
+                       String via, String detail) {
+        this(time, id, principal, action, model, version, node, region, residency, outcome, latencyMillis, via, detail,
+                null, null, null);
     }
 }

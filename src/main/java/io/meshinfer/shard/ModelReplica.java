@@ -49,7 +49,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
  * answered {@code UNAVAILABLE} so the router tries another replica. When the cluster downs
  * this node the pooled replica is orphaned instead of released, so island mode can keep
  * serving from it. A request that entered the cluster at another node is audited here as
- * well ({@code serve}), with the principal it carries.
+ * well ({@code serve}), with the principal it carries, and served in a trace span of this
+ * node's own, a child of the entry node's ({@link io.meshinfer.api.TraceContext#child()}).
  */
 public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
     public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "ModelReplica");
@@ -215,10 +216,16 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
             reply(cmd, ErrorKind.UNAVAILABLE, "replica " + entityId + ": " + audit.refusal());
             return;
         }
+        // a hop to another node is a span of its own, child of the entry node's
+        InferenceRequest request = remote ? cmd.request().withTrace(cmd.request().trace().child()) : cmd.request();
+        if (remote && runLog.isDebugEnabled()) {
+            RequestMdc.run(request, () -> runLog.debug("replica {} serves a request that entered at {}", entityId,
+                    replyTo.path().address()));
+        }
         long start = System.nanoTime();
-        replica.serve(cmd.request(), false).whenComplete((response, error) -> {
+        replica.serve(request, false).whenComplete((response, error) -> {
             if (ticket != null) {
-                ticket.write(serveRecord(cmd.request(), error, start));
+                ticket.write(serveRecord(request, error, start, audit.enabled()));
             }
             if (error == null) {
                 replyTo.tell(new Answer(response));
@@ -226,7 +233,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                 Throwable cause = error instanceof CompletionException && error.getCause() != null
                         ? error.getCause() : error;
                 if (!(cause instanceof InferenceException)) {
-                    RequestMdc.run(cmd.request().id(), () -> runLog.warn("replica {} failed on a request: {}",
+                    RequestMdc.run(request, () -> runLog.warn("replica {} failed on a request: {}",
                             entityId, cause.toString()));
                 }
                 replyTo.tell(new Failure(cause instanceof InferenceException ie ? ie.toError()
@@ -235,15 +242,17 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
         });
     }
 
-    private AuditRecord serveRecord(InferenceRequest request, Throwable error, long startNanos) {
+    private AuditRecord serveRecord(InferenceRequest request, Throwable error, long startNanos, boolean kept) {
         PooledReplica.Place place = env.pool().place();
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         String outcome = cause == null ? "ok" : cause instanceof InferenceException ie
                 ? ie.kind().name().toLowerCase(Locale.ROOT) : "internal";
+        io.meshinfer.api.TraceContext t = kept ? request.trace() : null;
         return new AuditRecord(Instant.now(), request.id(),
                 request.principal() == null ? null : request.principal().subject(), "serve", id.model(), id.version(),
                 place.node(), place.region(), new ArrayList<>(new TreeSet<>(request.residency())),
-                outcome, (System.nanoTime() - startNanos) / 1e6, "cluster", null);
+                outcome, (System.nanoTime() - startNanos) / 1e6, "cluster", null,
+                t == null ? null : t.traceId(), t == null ? null : t.spanIdHex(), t == null ? null : t.parentSpanIdHex());
     }
 
     private static void reply(Infer cmd, ErrorKind kind, String message) {

@@ -159,7 +159,7 @@ public final class PooledReplica {
                 place.served().served(id.model(), id.version(), request.residency(), island);
                 place.drift().observe(id.model(), id.version(), request.inputs(), outputs);
                 result.complete(new InferenceResponse(request.id(), id.model(), id.version(), outputs,
-                        place.node(), place.region(), batchRows, island));
+                        place.node(), place.region(), batchRows, island, request.trace()));
             }
 
             @Override

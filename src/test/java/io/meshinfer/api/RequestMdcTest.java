@@ -31,4 +31,29 @@ class RequestMdcTest {
         assertEquals(RequestMdc.MAX_LENGTH, RequestMdc.clean("x".repeat(10_000)).length());
         assertEquals("-", RequestMdc.clean(null));
     }
+
+    @Test
+    void theTraceIsInTheMdcBesideTheIdAndWhatWasThereComesBack() {
+        TraceContext entry = TraceContext.continueFrom(TraceContext.parse(
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        InferenceRequest request = InferenceRequest.builder("m").id("r-1")
+                .traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").build();
+        RequestMdc.run(request, () -> {
+            assertEquals("r-1", MDC.get(RequestMdc.KEY));
+            assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", MDC.get(RequestMdc.TRACE_ID));
+            assertEquals(request.trace().spanIdHex(), MDC.get(RequestMdc.SPAN_ID));
+            assertEquals("00f067aa0ba902b7", MDC.get(RequestMdc.PARENT_SPAN_ID));
+            TraceContext root = TraceContext.newTrace();
+            RequestMdc.run("r-2", root, () -> {
+                assertEquals(root.traceId(), MDC.get(RequestMdc.TRACE_ID));
+                assertNull(MDC.get(RequestMdc.PARENT_SPAN_ID), "a trace started here has no parent");
+            });
+            assertEquals("00f067aa0ba902b7", MDC.get(RequestMdc.PARENT_SPAN_ID));
+            assertEquals(request.trace().spanIdHex(), MDC.get(RequestMdc.SPAN_ID));
+        });
+        assertNull(MDC.get(RequestMdc.TRACE_ID));
+        assertNull(MDC.get(RequestMdc.SPAN_ID));
+        assertNull(MDC.get(RequestMdc.PARENT_SPAN_ID));
+        assertEquals(entry.traceId(), request.trace().traceId());
+    }
 }

@@ -5,13 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.meshinfer.testkit.TestNode;
 import io.meshinfer.testmodels.TestModels;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import io.meshinfer.testkit.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,30 +27,14 @@ class CliTest {
         node.close();
     }
 
-    /** Exit code and what the command printed on stdout and stderr. */
-    record Run(int code, String out, String err) {
-    }
-
-    private static synchronized Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void everyCommandHasHelp() {
         for (String cmd : new String[] {"node", "deploy", "infer", "status", "demo"}) {
-            Run r = run(cmd, "--help");
+            CliRun r = run(cmd, "--help");
             assertEquals(0, r.code(), cmd);
             assertTrue(r.out().contains("Usage: meshinfer " + cmd), r.out());
         }
@@ -63,7 +45,7 @@ class CliTest {
     void deployInferAndStatusWorkAgainstANode(@TempDir Path dir) throws Exception {
         Path model = dir.resolve("mlp.onnx");
         Files.write(model, TestModels.mlp());
-        Run deployed = run("deploy", "--gateway", node.url(), "--model", "cli-mlp", "--version", "3",
+        CliRun deployed = run("deploy", "--gateway", node.url(), "--model", "cli-mlp", "--version", "3",
                 "--file", model.toString(), "--replicas", "1", "--max-batch", "8");
         assertEquals(0, deployed.code(), deployed.err());
         assertTrue(deployed.out().contains("cli-mlp@3 is ready: 1/1 replicas ready (#0 test-node ready)"),
@@ -75,12 +57,12 @@ class CliTest {
         Path request = dir.resolve("request.json");
         Files.writeString(request, "{\"id\":\"cli-1\",\"inputs\":[{\"name\":\"x\",\"shape\":[1,4],"
                 + "\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]}");
-        Run inferred = run("infer", "--gateway", node.url(), "--model", "cli-mlp", "--input", request.toString());
+        CliRun inferred = run("infer", "--gateway", node.url(), "--model", "cli-mlp", "--input", request.toString());
         assertEquals(0, inferred.code(), inferred.err());
         assertTrue(inferred.out().contains("\"id\" : \"cli-1\""), inferred.out());
         assertTrue(inferred.out().contains("\"model_version\" : \"3\""), inferred.out());
 
-        Run status = run("status", "--gateway", node.url());
+        CliRun status = run("status", "--gateway", node.url());
         assertEquals(0, status.code(), status.err());
         assertTrue(status.out().contains("cli-mlp@3#0"), status.out());
         assertTrue(status.out().contains("3=100%"), status.out());
@@ -96,7 +78,7 @@ class CliTest {
         Files.writeString(golden, "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,4],\"datatype\":\"FP32\","
                 + "\"data\":[1,2,3,4]}],\"outputs\":[{\"name\":\"y\",\"shape\":[1,3],\"datatype\":\"FP32\","
                 + "\"data\":[" + y[0] + "," + y[1] + "," + y[2] + "]}],\"tolerance\":0.001}");
-        Run deployed = run("deploy", "--gateway", node.url(), "--model", "cli-golden", "--version", "1",
+        CliRun deployed = run("deploy", "--gateway", node.url(), "--model", "cli-golden", "--version", "1",
                 "--file", model.toString(), "--golden", golden.toString());
         assertEquals(0, deployed.code(), deployed.err());
         assertTrue(deployed.out().contains("golden vectors: 1 sample(s), supplied, tolerance 0.001"), deployed.out());
@@ -106,7 +88,7 @@ class CliTest {
                 run("status", "--gateway", node.url()).out().matches("(?s).*cli-golden@1 +yes +1/1 +-.*"));
 
         Files.writeString(golden, Files.readString(golden).replace("[1,2,3,4]", "[4,3,2,1]"));
-        Run refused = run("deploy", "--gateway", node.url(), "--model", "cli-golden", "--version", "2",
+        CliRun refused = run("deploy", "--gateway", node.url(), "--model", "cli-golden", "--version", "2",
                 "--file", model.toString(), "--golden", golden.toString());
         assertEquals(1, refused.code());
         assertTrue(refused.err().contains("HTTP 400"), refused.err());
@@ -117,7 +99,7 @@ class CliTest {
     void failuresAreReportedWithTheGatewaysMessageAndExitCode1(@TempDir Path dir) throws Exception {
         Path bad = dir.resolve("bad.onnx");
         Files.writeString(bad, "not a model");
-        Run deployed = run("deploy", "--gateway", node.url(), "--model", "bad", "--version", "1",
+        CliRun deployed = run("deploy", "--gateway", node.url(), "--model", "bad", "--version", "1",
                 "--file", bad.toString());
         assertEquals(1, deployed.code());
         assertTrue(deployed.err().contains("HTTP 400"), deployed.err());
@@ -125,7 +107,7 @@ class CliTest {
 
         Path request = dir.resolve("request.json");
         Files.writeString(request, "{\"inputs\":[]}");
-        Run inferred = run("infer", "--gateway", node.url(), "--model", "nobody", "--input", request.toString());
+        CliRun inferred = run("infer", "--gateway", node.url(), "--model", "nobody", "--input", request.toString());
         assertEquals(1, inferred.code());
         assertTrue(inferred.err().contains("model 'nobody' is not deployed"), inferred.err());
     }
@@ -134,7 +116,7 @@ class CliTest {
     void deployWithNoWaitReturnsOnceRegistered(@TempDir Path dir) throws Exception {
         Path model = dir.resolve("mlp.onnx");
         Files.write(model, TestModels.mlp());
-        Run deployed = run("deploy", "--gateway", node.url(), "--model", "cli-nowait", "--version", "1",
+        CliRun deployed = run("deploy", "--gateway", node.url(), "--model", "cli-nowait", "--version", "1",
                 "--file", model.toString(), "--no-wait");
         assertEquals(0, deployed.code(), deployed.err());
         assertTrue(deployed.out().contains("registered cli-nowait@1"), deployed.out());

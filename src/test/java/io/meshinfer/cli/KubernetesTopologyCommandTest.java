@@ -9,9 +9,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.meshinfer.node.MeshConfig;
 import io.meshinfer.node.NodeSettings;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import io.meshinfer.testkit.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,26 +65,11 @@ class KubernetesTopologyCommandTest {
         api.stop(0);
     }
 
-    private record Run(int code, String out, String err) {
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
-    private static synchronized Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
-
-    private Run topology(String node, Path out) throws IOException {
+    private CliRun topology(String node, Path out) throws IOException {
         Path token = dir.resolve("token");
         Files.writeString(token, TOKEN + "\n");
         return run("kubernetes-topology", "--node", node, "--out", out.toString(),
@@ -106,7 +90,7 @@ class KubernetesTopologyCommandTest {
                 "topology.kubernetes.io/region", "eu-west-1", "topology.kubernetes.io/zone", "eu-west-1b")));
         Path out = dir.resolve("run/topology.conf");
 
-        Run r = topology("worker-1", out);
+        CliRun r = topology("worker-1", out);
 
         assertEquals(0, r.code(), r.err());
         Config written = ConfigFactory.parseFile(out.toFile());
@@ -126,7 +110,7 @@ class KubernetesTopologyCommandTest {
         nodes.put("bare-metal", nodeJson(Map.of("topology.kubernetes.io/region", "edge-north")));
         Path out = dir.resolve("topology.conf");
 
-        Run r = topology("bare-metal", out);
+        CliRun r = topology("bare-metal", out);
 
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("has no label topology.kubernetes.io/zone"), r.err());
@@ -142,7 +126,7 @@ class KubernetesTopologyCommandTest {
         Path token = dir.resolve("token");
         Files.writeString(token, TOKEN);
 
-        Run r = run("kubernetes-topology", "--node", "rack-7", "--out", out.toString(), "--region-label",
+        CliRun r = run("kubernetes-topology", "--node", "rack-7", "--out", out.toString(), "--region-label",
                 "example.com/site", "--zone-label", "example.com/rack", "--api-server",
                 "http://127.0.0.1:" + api.getAddress().getPort(), "--token-file", token.toString());
 
@@ -156,7 +140,7 @@ class KubernetesTopologyCommandTest {
     void aForbiddenNodeExits1NamingTheMissingPermission() throws IOException {
         Path out = dir.resolve("topology.conf");
 
-        Run r = topology("unknown-node", out);
+        CliRun r = topology("unknown-node", out);
 
         assertEquals(1, r.code());
         assertTrue(r.err().contains("needs a ClusterRole with get on nodes"), r.err());

@@ -8,34 +8,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.meshinfer.models.BenchModels;
 import io.meshinfer.registry.ArtifactStore;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.meshinfer.testkit.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code meshinfer partition} as a user runs it: files written, table printed, exit codes. */
 class PartitionCommandTest {
 
-    record Run(int code, String out, String err) {
-    }
-
-    private static synchronized Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
@@ -43,7 +26,7 @@ class PartitionCommandTest {
         Path model = dir.resolve("mlp.onnx");
         assertEquals(0, run("bench", "export", "--model", "mlp", "--out", model.toString()).code());
         Path out = dir.resolve("stages");
-        Run r = run("partition", "--model", model.toString(), "--stages", "3", "--out", out.toString(),
+        CliRun r = run("partition", "--model", model.toString(), "--stages", "3", "--out", out.toString(),
                 "--check-samples", "1");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("split into 3 stages (balanced cuts)"), r.out());
@@ -70,7 +53,7 @@ class PartitionCommandTest {
         assertEquals(2, manifest.get("check").get("runs").asInt());
 
         // again into the same directory, in two stages: the earlier third stage file goes
-        Run cut = run("partition", "--model", model.toString(), "--cut", "t3_Relu", "--out", out.toString());
+        CliRun cut = run("partition", "--model", model.toString(), "--cut", "t3_Relu", "--out", out.toString());
         assertEquals(0, cut.code(), cut.err());
         assertTrue(cut.out().contains("split into 2 stages (explicit cuts)"), cut.out());
         assertTrue(Files.exists(out.resolve("stage-1.onnx")));
@@ -84,28 +67,28 @@ class PartitionCommandTest {
         Files.write(model, BenchModels.mlp().onnx());
         Path out = dir.resolve("out");
 
-        Run tooMany = run("partition", "--model", model.toString(), "--stages", "6", "--out", out.toString());
+        CliRun tooMany = run("partition", "--model", model.toString(), "--stages", "6", "--out", out.toString());
         assertEquals(2, tooMany.code());
         assertTrue(tooMany.err().contains("cannot make 6 stages of a model with 5 nodes"), tooMany.err());
 
-        Run zero = run("partition", "--model", model.toString(), "--stages", "0", "--out", out.toString());
+        CliRun zero = run("partition", "--model", model.toString(), "--stages", "0", "--out", out.toString());
         assertEquals(2, zero.code());
         assertTrue(zero.err().contains("at least 1"), zero.err());
 
-        Run unknownCut = run("partition", "--model", model.toString(), "--cut", "t1_Relu,nope", "--out", out.toString());
+        CliRun unknownCut = run("partition", "--model", model.toString(), "--cut", "t1_Relu,nope", "--out", out.toString());
         assertEquals(2, unknownCut.code());
         assertTrue(unknownCut.err().contains("unknown cut tensor 'nope'"), unknownCut.err());
 
-        Run neither = run("partition", "--model", model.toString(), "--out", out.toString());
+        CliRun neither = run("partition", "--model", model.toString(), "--out", out.toString());
         assertEquals(2, neither.code());
         assertTrue(neither.err().contains("give --stages K or --cut"), neither.err());
 
         Path corrupt = Files.writeString(dir.resolve("corrupt.onnx"), "garbage, not protobuf");
-        Run bad = run("partition", "--model", corrupt.toString(), "--stages", "2", "--out", out.toString());
+        CliRun bad = run("partition", "--model", corrupt.toString(), "--stages", "2", "--out", out.toString());
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("not a valid ONNX model"), bad.err());
 
-        Run missing = run("partition", "--model", dir.resolve("absent.onnx").toString(), "--stages", "2",
+        CliRun missing = run("partition", "--model", dir.resolve("absent.onnx").toString(), "--stages", "2",
                 "--out", out.toString());
         assertEquals(2, missing.code());
         assertTrue(missing.err().contains("cannot be read"), missing.err());
@@ -113,7 +96,7 @@ class PartitionCommandTest {
         assertEquals(2, run("partition", "--stages", "2").code(), "missing required options");
         assertFalse(Files.exists(out), "nothing written after a refusal");
 
-        Run help = run("partition", "--help");
+        CliRun help = run("partition", "--help");
         assertEquals(0, help.code());
         assertTrue(help.out().contains("Usage: meshinfer partition"), help.out());
         assertTrue(help.out().contains("meshinfer bench export"), help.out());

@@ -10,9 +10,6 @@ import io.meshinfer.security.AuditRecord;
 import io.meshinfer.security.AuditSettings;
 import io.meshinfer.security.Authenticator;
 import io.meshinfer.security.TokenKeys;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -21,46 +18,31 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import io.meshinfer.testkit.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code meshinfer token keygen|issue} and {@code meshinfer audit verify}: their output and exit codes. */
 class SecurityCliTest {
-    /** Exit code and what the command printed on stdout and stderr. */
-    record Run(int code, String out, String err) {
-    }
-
-    private static synchronized Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void keygenWritesAPairOnceAndIssueSignsTokensItVerifies(@TempDir Path dir) throws Exception {
         Path keys = dir.resolve("keys");
-        Run keygen = run("token", "keygen", "--out", keys.toString());
+        CliRun keygen = run("token", "keygen", "--out", keys.toString());
         assertEquals(0, keygen.code(), keygen.err());
         Path signing = keys.resolve(TokenKeys.SIGNING_FILE);
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(signing)));
         assertTrue(Files.isRegularFile(keys.resolve(TokenKeys.VERIFY_FILE)));
         String before = Files.readString(signing);
-        Run again = run("token", "keygen", "--out", keys.toString());
+        CliRun again = run("token", "keygen", "--out", keys.toString());
         assertEquals(1, again.code());
         assertTrue(again.err().contains("refusing to overwrite"), again.err());
         assertEquals(before, Files.readString(signing), "the existing key is untouched");
 
-        Run issued = run("token", "issue", "--private-key", signing.toString(), "--subject", "ops",
+        CliRun issued = run("token", "issue", "--private-key", signing.toString(), "--subject", "ops",
                 "--roles", "admin", "--models", "m1,m2", "--regions", "eu-west,eu-central", "--ttl", "2h");
         assertEquals(0, issued.code(), issued.err());
         String jwt = issued.out().strip();
@@ -99,7 +81,7 @@ class SecurityCliTest {
         assertTrue(files.size() > 1, "rotated: " + files);
 
         String[] all = files.stream().map(Path::toString).toArray(String[]::new);
-        Run intact = run(concat(new String[] {"audit", "verify"}, all));
+        CliRun intact = run(concat(new String[] {"audit", "verify"}, all));
         assertEquals(0, intact.code(), intact.out() + intact.err());
         assertTrue(intact.out().startsWith("intact: " + (12 + files.size()) + " records"), intact.out());
         assertEquals(0, run("audit", "verify", audit.toString()).code(), "a directory: its files in order");
@@ -107,12 +89,12 @@ class SecurityCliTest {
         List<String> lines = Files.readAllLines(files.get(0));
         lines.set(2, lines.get(2).replace("\"r1\"", "\"r1-forged\""));
         Files.writeString(files.get(0), String.join("\n", lines) + "\n");
-        Run tampered = run(concat(new String[] {"audit", "verify"}, all));
+        CliRun tampered = run(concat(new String[] {"audit", "verify"}, all));
         assertEquals(1, tampered.code(), tampered.out());
         assertTrue(tampered.out().contains("TAMPERED: " + files.get(0).getFileName() + " line 3: altered"),
                 tampered.out());
 
-        Run missing = run("audit", "verify", dir.resolve("nope.jsonl").toString());
+        CliRun missing = run("audit", "verify", dir.resolve("nope.jsonl").toString());
         assertEquals(2, missing.code());
         assertEquals(2, run("audit", "verify").code(), "no file is a usage error");
     }

@@ -152,6 +152,17 @@ class AuthGatewayTest {
     }
 
     @Test
+    void theDashboardPageIsOpenButItsStatsNeedAToken() throws IOException {
+        assertEquals(200, send("GET", "/ui", null, null).status(), "the page holds no data");
+        assertEquals(200, send("GET", "/ui/dashboard.js", null, null).status());
+        assertUnauthorized(send("GET", "/v1/ui/stats", null, null), "missing bearer token");
+        assertUnauthorized(sendRaw("GET", "/v1/ui/stats", null, "Bearer not-a-jwt"), "");
+        Reply stats = send("GET", "/v1/ui/stats", null, reader);
+        assertEquals(200, stats.status(), stats.body());
+        assertTrue(JSON.readTree(stats.body()).has("versions"), stats.body());
+    }
+
+    @Test
     void inferenceNeedsAValidTokenForTheModelAndRegion() {
         Reply none = infer(null);
         assertUnauthorized(none, "missing bearer token");

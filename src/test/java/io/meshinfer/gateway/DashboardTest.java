@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.client.InferenceClient;
 import io.meshinfer.tensor.Tensor;
@@ -47,7 +48,9 @@ import org.junit.jupiter.api.Test;
  * The dashboard on a real two-node cluster in two regions, with a model in a canary
  * rollout and live traffic: its files and content types, {@code GET /v1/ui/stats}, and the
  * page as headless Chromium renders it (DOM and a screenshot in {@code target/}), also on a
- * node that has not joined its cluster yet.
+ * node that has not joined its cluster yet, and on a node with authentication on: the page
+ * asks for a token, and one pasted into it (driven over the DevTools protocol) is kept in
+ * the tab's session and brings the data.
  */
 class DashboardTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -233,6 +236,74 @@ class DashboardTest {
         }
     }
 
+    @Test
+    void aNodeWithAuthenticationAsksForATokenInsteadOfDrawingCharts() throws Exception {
+        String chromium = chromium();
+        Path keys = Files.createTempDirectory("meshinfer-dash-keys");
+        java.security.KeyPair pair = io.meshinfer.security.TokenKeys.generate();
+        io.meshinfer.security.TokenKeys.writePair(pair, keys);
+        String token = new io.meshinfer.security.TokenIssuer(
+                (java.security.interfaces.ECPrivateKey) pair.getPrivate(),
+                (java.security.interfaces.ECPublicKey) pair.getPublic())
+                .issue(new io.meshinfer.api.Principal("viewer", java.util.Set.of(), java.util.Set.of("*"),
+                        java.util.Set.of("*"), null), Duration.ofHours(1));
+        try (TestNode secured = TestNode.start(Map.of("meshinfer.node.name", "dash-auth",
+                "meshinfer.security.auth-public-key",
+                keys.resolve(io.meshinfer.security.TokenKeys.VERIFY_FILE).toString()))) {
+            assertEquals(200, Http.get(secured.url() + "/ui").status(), "the page itself is open");
+            assertEquals(401, Http.get(secured.url() + "/v1/ui/stats").status(), "its data is not");
+            String html = render(chromium, secured.url() + "/ui", Path.of("target", "ui-dashboard-auth.png"));
+            assertFalse(html.contains("Cannot read this node"), html);
+            assertTrue(html.contains("data-auth=\"required\""), html);
+            assertTrue(html.contains("<section id=\"auth\" class=\"auth\" aria-labelledby=\"auth-title\">"),
+                    "the token field is shown: " + html);
+            assertTrue(html.contains("<input id=\"token\" type=\"password\""), html);
+            assertTrue(html.contains("its status needs a bearer token"), html);
+            assertTrue(html.contains("Authentication required: no data without a valid token."), html);
+            assertFalse(html.contains("<svg"), "no charts without data: " + html);
+
+            // a user pastes a token: the page keeps it in this tab's session and shows the data
+            JsonNode used = DevTools.evaluate(chromium, secured.url() + "/ui", """
+                    (async () => {
+                      const until = async (f, what) => {
+                        const end = Date.now() + 20000;
+                        while (!f()) {
+                          if (Date.now() > end) throw new Error('timed out waiting for ' + what + ' (auth state '
+                            + document.body.dataset.auth + ', status ' + document.getElementById('status').textContent + ')');
+                          await new Promise((r) => setTimeout(r, 50));
+                        }
+                      };
+                      await until(() => document.body.dataset.auth === 'required', 'the token field');
+                      document.getElementById('token').value = 'Bearer TOKEN';
+                      document.getElementById('token-use').click();
+                      await until(() => document.body.dataset.auth === 'token'
+                        && document.querySelector('tr[data-member="dash-auth"]'), 'the data');
+                      const shown = {
+                        session: sessionStorage.getItem('meshinfer.dashboard.token'),
+                        local: localStorage.length,
+                        url: location.href,
+                        input: document.getElementById('token').value,
+                        authHidden: document.getElementById('auth').hidden,
+                        forgetShown: !document.getElementById('token-status').hidden,
+                      };
+                      document.getElementById('token-forget').click();
+                      await until(() => document.body.dataset.auth === 'required', 'the token to be forgotten');
+                      shown.afterForget = sessionStorage.getItem('meshinfer.dashboard.token');
+                      return JSON.stringify(shown);
+                    })()""".replace("TOKEN", token));
+            assertEquals(token, used.path("session").asText(), "kept in sessionStorage: " + used);
+            assertEquals(0, used.path("local").asInt(), "nothing in localStorage");
+            assertEquals(secured.url() + "/ui", used.path("url").asText(), "never in the URL");
+            assertEquals("", used.path("input").asText(), "the field is cleared");
+            assertTrue(used.path("authHidden").asBoolean() && used.path("forgetShown").asBoolean(), used.toString());
+            assertTrue(used.path("afterForget").isNull(), "forgotten: " + used);
+        } finally {
+            try (Stream<Path> files = Files.walk(keys)) {
+                files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+            }
+        }
+    }
+
     private static String group(String html, String regex) {
         Matcher m = Pattern.compile(regex, Pattern.DOTALL).matcher(html);
         assertTrue(m.find(), "no match for " + regex + " in\n" + html);
@@ -279,6 +350,97 @@ class DashboardTest {
             Files.deleteIfExists(out);
             try (Stream<Path> files = Files.walk(profile)) {
                 files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+            }
+        }
+    }
+
+    /**
+     * Headless Chromium driven over the DevTools protocol (a WebSocket from Java's own HTTP
+     * client): opens {@code url}, evaluates {@code expression} (a promise of a JSON string) in
+     * the page in real time, and returns that JSON.
+     */
+    private static final class DevTools {
+        static JsonNode evaluate(String chromium, String url, String expression) throws Exception {
+            Path profile = Files.createTempDirectory("meshinfer-chromium");
+            Path log = Files.createDirectories(Path.of("target")).resolve("ui-chromium-devtools.log");
+            Process p = new ProcessBuilder(chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions", "--user-data-dir=" + profile,
+                    "--remote-debugging-port=0", "--window-size=1400,1000", url)
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            java.net.http.WebSocket socket = null;
+            try {
+                Path portFile = profile.resolve("DevToolsActivePort");
+                await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() ->
+                        Files.readAllLines(portFile).size() >= 2);
+                int port = Integer.parseInt(Files.readAllLines(portFile).get(0).trim());
+                String pageSocket = null;
+                for (JsonNode t : JSON.readTree(Http.get("http://127.0.0.1:" + port + "/json/list").body())) {
+                    if (t.path("type").asText().equals("page") && t.path("url").asText().startsWith(url)) {
+                        pageSocket = t.path("webSocketDebuggerUrl").asText();
+                    }
+                }
+                assertNotNull(pageSocket, "no page for " + url + " in Chromium's targets; see " + log);
+                java.util.Map<Integer, java.util.concurrent.CompletableFuture<JsonNode>> replies =
+                        new java.util.concurrent.ConcurrentHashMap<>();
+                StringBuilder frame = new StringBuilder();
+                socket = HttpClient.newHttpClient().newWebSocketBuilder().buildAsync(URI.create(pageSocket),
+                        new java.net.http.WebSocket.Listener() {
+                            @Override
+                            public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket ws,
+                                                                                   CharSequence data, boolean last) {
+                                frame.append(data);
+                                if (last) {
+                                    try {
+                                        JsonNode message = JSON.readTree(frame.toString());
+                                        if (message.has("id")) {
+                                            replies.computeIfAbsent(message.get("id").asInt(),
+                                                    k -> new java.util.concurrent.CompletableFuture<>()).complete(message);
+                                        }
+                                    } catch (IOException e) {
+                                        throw new java.io.UncheckedIOException(e);
+                                    } finally {
+                                        frame.setLength(0);
+                                    }
+                                }
+                                ws.request(1);
+                                return null;
+                            }
+                        }).get(10, TimeUnit.SECONDS);
+                java.net.http.WebSocket ws = socket;
+                java.util.concurrent.atomic.AtomicInteger ids = new java.util.concurrent.atomic.AtomicInteger();
+                java.util.function.Function<String, JsonNode> evaluate = script -> {
+                    int id = ids.incrementAndGet();
+                    ObjectNode call = JSON.createObjectNode().put("id", id).put("method", "Runtime.evaluate");
+                    call.putObject("params").put("expression", script).put("awaitPromise", true)
+                            .put("returnByValue", true);
+                    try {
+                        ws.sendText(JSON.writeValueAsString(call), true).get(10, TimeUnit.SECONDS);
+                        return replies.computeIfAbsent(id, k -> new java.util.concurrent.CompletableFuture<>())
+                                .get(60, TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        throw new IllegalStateException("DevTools call failed", e);
+                    }
+                };
+                // the page may still be loading (a navigation destroys the context a call runs in)
+                await().atMost(Duration.ofSeconds(30)).until(() -> evaluate.apply(
+                        "document.readyState === 'complete' && document.getElementById('token') !== null")
+                        .path("result").path("result").path("value").asBoolean());
+                JsonNode reply = evaluate.apply(expression);
+                JsonNode result = reply.path("result");
+                if (!reply.has("result") || result.has("exceptionDetails")) {
+                    fail("the page script failed: " + reply);
+                }
+                return JSON.readTree(result.path("result").path("value").asText());
+            } finally {
+                if (socket != null) {
+                    socket.abort();
+                }
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+                try (Stream<Path> files = Files.walk(profile)) {
+                    files.sorted(Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+                }
             }
         }
     }

@@ -95,7 +95,13 @@ class RequestLoggingTest {
         assertTrue(json.has("timestamp") && json.has("threadName"), json.toString());
 
         String text = new String(encode("text", event), StandardCharsets.UTF_8);
-        assertTrue(text.contains(" request=req-42?INFO forged inference on model tokens failed"), text);
+        String trace = event.getMDCPropertyMap().get(RequestMdc.TRACE_ID);
+        String span = event.getMDCPropertyMap().get(RequestMdc.SPAN_ID);
+        assertTrue(trace != null && trace.length() == 32 && span != null && span.length() == 16,
+                "the trace of the request: " + event.getMDCPropertyMap());
+        assertEquals(trace, json.path("mdc").path(RequestMdc.TRACE_ID).asText(), json.toString());
+        assertTrue(text.contains(" request=req-42?INFO forged trace=" + trace + " span=" + span
+                + " inference on model tokens failed"), text);
         assertEquals(text.length() - 1, text.indexOf('\n'), "one line: " + text);
     }
 
@@ -107,7 +113,7 @@ class RequestLoggingTest {
         event.setMDCPropertyMap(Map.of("pekkoSource", "x"));
         String text = new String(encode("text", event), StandardCharsets.UTF_8);
         assertTrue(text.endsWith(" [x] node n1 is leaving\n"), text);
-        assertFalse(text.contains("request="), text);
+        assertFalse(text.contains("request=") || text.contains("trace=") || text.contains("span="), text);
         JsonNode json = JSON.readTree(encode("json", event));
         assertEquals("node n1 is leaving", json.path("formattedMessage").asText());
         assertFalse(json.path("mdc").has(RequestMdc.KEY), json.toString());

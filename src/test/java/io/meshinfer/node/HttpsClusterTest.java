@@ -10,16 +10,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
-import io.meshinfer.cli.Main;
 import io.meshinfer.security.tls.PemFiles;
 import io.meshinfer.security.tls.ReloadingSslContext;
 import io.meshinfer.security.tls.TestCertificates;
 import io.meshinfer.tensor.Tensor;
+import io.meshinfer.testkit.CliRun;
 import io.meshinfer.testkit.TestNode;
 import io.meshinfer.testmodels.TestModels;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.math.BigInteger;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -239,30 +237,14 @@ class HttpsClusterTest {
     void theCliReachesAnHttpsGatewayWithCaCert() {
         String[] withCa = {"status", "--gateway", a.url(), "--ca-cert", certs.resolve("ca.crt").toString()};
         String[] withoutCa = {"status", "--gateway", a.url()};
-        String[] result = runCli(withCa);
-        assertEquals("0", result[0], result[2]);
-        assertTrue(result[1].contains("tls-b"), result[1]);
-        result = runCli(withoutCa);
-        assertEquals("1", result[0], result[2]);
-        assertTrue(result[2].contains("--ca-cert"), "the error says what to do: " + result[2]);
+        CliRun result = CliRun.of(withCa);
+        assertEquals(0, result.code(), result.err());
+        assertTrue(result.out().contains("tls-b"), result.out());
+        result = CliRun.of(withoutCa);
+        assertEquals(1, result.code(), result.err());
+        assertTrue(result.err().contains("--ca-cert"), "the error says what to do: " + result.err());
     }
 
-    private static synchronized String[] runCli(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new String[] {String.valueOf(code), o.toString(StandardCharsets.UTF_8),
-                    e.toString(StandardCharsets.UTF_8)};
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
 
     @Test
     void aReplacedCertificateIsServedToNewConnectionsWithoutARestart() throws Exception {

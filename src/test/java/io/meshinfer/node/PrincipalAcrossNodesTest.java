@@ -2,11 +2,17 @@ package io.meshinfer.node;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.meshinfer.api.Principal;
+import io.meshinfer.api.RequestMdc;
+import io.meshinfer.api.TraceContext;
+import io.meshinfer.shard.ModelReplica;
 import io.meshinfer.security.AuditLog;
 import io.meshinfer.security.AuditVerifier;
 import io.meshinfer.security.TokenIssuer;
@@ -40,7 +46,8 @@ import org.junit.jupiter.api.io.TempDir;
  * on: a request entering at node-a with a bearer token is served by the only replica, on
  * node-b, and the principal crosses the cluster with it (Kryo, as between processes): the
  * serving node's audit log names it. A token scoped to region a cannot be served in b. The
- * artifact travels from a to b without a token.
+ * artifact travels from a to b without a token. A W3C trace crosses with the request too:
+ * node-b serves it in a span of its own, child of node-a's, in its audit record and logs.
  */
 class PrincipalAcrossNodesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -141,6 +148,70 @@ class PrincipalAcrossNodesTest {
         assertTrue(regionA.body().contains("[a]"), regionA.body());
 
         assertTrue(AuditVerifier.verify(AuditLog.files(auditA)).intact());
+        assertTrue(AuditVerifier.verify(AuditLog.files(auditB)).intact());
+    }
+
+    @Test
+    void theTraceReachesTheServingNodeInASpanOfItsOwn() throws Exception {
+        String admin = token("ops", Set.of("admin"), Set.of("*"));
+        HttpResponse<String> deployed = send(a, "PUT", "/v1/models/traced-b/versions/1?regions=b", TestModels.mlp(),
+                admin);
+        assertEquals(201, deployed.statusCode(), deployed.body());
+        await().atMost(Duration.ofSeconds(60)).until(() ->
+                send(a, "GET", "/v2/models/traced-b/ready", null, admin).statusCode() == 200);
+
+        String trace = "0af7651916cd43dd8448eb211c80319c";
+        String callerSpan = "b7ad6b7169203331";
+        ch.qos.logback.classic.Logger replicaLog =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(ModelReplica.class);
+        ch.qos.logback.classic.Level level = replicaLog.getLevel();
+        ListAppender<ILoggingEvent> captured = new ListAppender<>();
+        captured.start();
+        replicaLog.addAppender(captured);
+        replicaLog.setLevel(ch.qos.logback.classic.Level.DEBUG);
+        HttpResponse<String> served;
+        try {
+            HttpRequest req = HttpRequest.newBuilder(URI.create(a.url() + "/v2/models/traced-b/infer"))
+                    .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + token("erin", Set.of(),
+                            Set.of("*")))
+                    .header("traceparent", "00-" + trace + "-" + callerSpan + "-01")
+                    .POST(HttpRequest.BodyPublishers.ofString(String.format(BODY, "traced-across"))).build();
+            served = CLIENT.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        } finally {
+            replicaLog.setLevel(level);
+            replicaLog.detachAppender(captured);
+        }
+        assertEquals(200, served.statusCode(), served.body());
+        assertEquals("node-b", JSON.readTree(served.body()).at("/parameters/node").asText());
+        TraceContext entry = TraceContext.parse(served.headers().firstValue("traceparent").orElseThrow());
+        assertEquals(trace, entry.traceId());
+        String entrySpan = entry.spanIdHex();
+        assertNotEquals(callerSpan, entrySpan);
+
+        // the entry node: its span, the caller's as parent
+        JsonNode atA = awaitRecord(auditA, r -> r.path("id").asText().equals("traced-across")).stream()
+                .filter(r -> r.path("id").asText().equals("traced-across")).findFirst().orElseThrow();
+        assertEquals(trace, atA.path("trace_id").asText());
+        assertEquals(entrySpan, atA.path("span_id").asText());
+        assertEquals(callerSpan, atA.path("parent_span_id").asText());
+        // the serving node, across Artery: the same trace, a span of its own, the entry node's as parent
+        JsonNode atB = awaitRecord(auditB, r -> r.path("id").asText().equals("traced-across")).stream()
+                .filter(r -> r.path("id").asText().equals("traced-across")).findFirst().orElseThrow();
+        assertEquals("serve", atB.path("action").asText());
+        assertEquals(trace, atB.path("trace_id").asText());
+        assertEquals(entrySpan, atB.path("parent_span_id").asText());
+        String servingSpan = atB.path("span_id").asText();
+        assertEquals(16, servingSpan.length());
+        assertNotEquals(entrySpan, servingSpan);
+
+        // and the serving node's log line about it carries the same trace and spans
+        ILoggingEvent line = captured.list.stream()
+                .filter(e -> e.getFormattedMessage().contains("serves a request that entered at")
+                        && "traced-across".equals(e.getMDCPropertyMap().get(RequestMdc.KEY)))
+                .findFirst().orElseThrow(() -> new AssertionError("no serving line in " + captured.list));
+        assertEquals(trace, line.getMDCPropertyMap().get(RequestMdc.TRACE_ID));
+        assertEquals(servingSpan, line.getMDCPropertyMap().get(RequestMdc.SPAN_ID));
+        assertEquals(entrySpan, line.getMDCPropertyMap().get(RequestMdc.PARENT_SPAN_ID));
         assertTrue(AuditVerifier.verify(AuditLog.files(auditB)).intact());
     }
 }

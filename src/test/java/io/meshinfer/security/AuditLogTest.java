@@ -293,4 +293,38 @@ class AuditLogTest {
         assertFalse(off.offer(record(2)));
         off.close();
     }
+
+    @Test
+    void recordsWithoutATraceKeepTheirFormatAndVerifyInOneChainWithTracedOnes(@TempDir Path dir) throws IOException {
+        // a record about no traced request is written exactly as before trace fields existed
+        AuditChain.Line legacy = AuditChain.encode(2, AuditChain.GENESIS, record(2));
+        String body = "{\"seq\":2,\"time\":\"2025-01-01T00:00:02Z\",\"id\":\"req-2\",\"principal\":\"alice\","
+                + "\"action\":\"infer\",\"model\":\"mlp\",\"version\":\"1\",\"node\":\"n1\",\"region\":\"eu\","
+                + "\"residency\":[\"eu\"],\"outcome\":\"ok\",\"latency_ms\":3.500,\"via\":\"http\",\"detail\":null,"
+                + "\"prev\":\"" + AuditChain.GENESIS + "\"}";
+        assertEquals(body.substring(0, body.length() - 1) + ",\"hash\":\"" + AuditChain.sha256(body) + "\"}",
+                legacy.text());
+
+        write(dir, 3, 1 << 20); // an older file: no trace fields
+        AuditLog log = AuditLog.open(settings(dir, 1 << 20, 16, AuditSettings.WhenFull.REFUSE), "n1", "eu");
+        AuditRecord r = record(4);
+        log.reserve().write(new AuditRecord(r.time(), r.id(), r.principal(), r.action(), r.model(), r.version(),
+                r.node(), r.region(), r.residency(), r.outcome(), r.latencyMillis(), r.via(), r.detail(),
+                "4bf92f3577b34da6a3ce929d0e0e4736", "b7ad6b7169203331", "00f067aa0ba902b7"));
+        log.close();
+        List<Path> files = AuditLog.files(dir);
+        AuditVerifier.Result ok = verify(files);
+        assertTrue(ok.intact(), String.valueOf(ok.problem()));
+        List<String> newest = lines(files.get(1));
+        JsonNode traced = JSON.readTree(newest.get(1));
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", traced.path("trace_id").asText());
+        assertEquals("b7ad6b7169203331", traced.path("span_id").asText());
+        assertEquals("00f067aa0ba902b7", traced.path("parent_span_id").asText());
+        assertFalse(JSON.readTree(lines(files.get(0)).get(1)).has("trace_id"));
+
+        // the trace id is covered by the chain like every other field
+        newest.set(1, newest.get(1).replace("4bf92f3577b34da6", "5bf92f3577b34da6"));
+        rewrite(files.get(1), newest);
+        assertProblem(verify(files), files.get(1), 2, "altered");
+    }
 }

@@ -2,6 +2,7 @@ package io.meshinfer.serialization;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -12,6 +13,7 @@ import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.api.Principal;
+import io.meshinfer.api.TraceContext;
 import io.meshinfer.node.MeshConfig;
 import io.meshinfer.registry.Attestation;
 import io.meshinfer.registry.GoldenVectors;
@@ -76,7 +78,8 @@ class KryoSerializerTest {
         TestProbe<ModelReplica.Reply> probe = TESTKIT.createTestProbe();
         InferenceRequest req = new InferenceRequest("id-1", "m", "2", everyType(), List.of("out"), 1500,
                 Set.of("eu-west", "us-east"), "caller-7",
-                new Principal("alice", Set.of("reader"), Set.of("m"), Set.of("eu-west"), "jti-1"));
+                new Principal("alice", Set.of("reader"), Set.of("m"), Set.of("eu-west"), "jti-1"),
+                new TraceContext(0x4bf92f3577b34da6L, 0xa3ce929d0e0e4736L, -2L, 0x00f067aa0ba902b7L, 0x01));
         ModelReplica.Infer back = (ModelReplica.Infer) roundTrip(new ModelReplica.Infer(req, probe.getRef()));
         assertEquals(probe.getRef(), back.replyTo());
         InferenceRequest r = back.request();
@@ -88,6 +91,9 @@ class KryoSerializerTest {
         assertEquals(req.residency(), r.residency());
         assertEquals(req.principal(), r.principal());
         assertEquals(req.routingKey(), r.routingKey());
+        assertEquals(req.trace(), r.trace(), "the trace context crosses the wire");
+        assertEquals("4bf92f3577b34da6a3ce929d0e0e4736", r.trace().traceId());
+        assertEquals("00f067aa0ba902b7", r.trace().parentSpanIdHex());
         for (int i = 0; i < req.inputs().size(); i++) {
             assertEquals(req.inputs().get(i).name(), r.inputs().get(i).name());
             assertTrue(req.inputs().get(i).tensor().contentEquals(r.inputs().get(i).tensor()),
@@ -97,8 +103,13 @@ class KryoSerializerTest {
 
     @Test
     void repliesRoundTrip() throws Exception {
-        InferenceResponse resp = new InferenceResponse("id", "m", "1", everyType(), "n1", "eu", 7, true);
+        TraceContext served = TraceContext.newTrace().child();
+        InferenceResponse resp = new InferenceResponse("id", "m", "1", everyType(), "n1", "eu", 7, true, served);
         ModelReplica.Answer a = (ModelReplica.Answer) roundTrip(new ModelReplica.Answer(resp));
+        assertEquals(served, a.response().trace());
+        assertEquals(served.traceId(), a.response().traceId());
+        InferenceResponse untraced = new InferenceResponse("id", "m", "1", everyType(), "n1", "eu", 7, true);
+        assertNull(((ModelReplica.Answer) roundTrip(new ModelReplica.Answer(untraced))).response().trace());
         assertEquals(7, a.response().batchRows());
         assertTrue(a.response().islandMode());
         assertTrue(resp.output("b").contentEquals(a.response().output("b")));
