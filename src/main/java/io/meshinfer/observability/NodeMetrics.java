@@ -241,6 +241,9 @@ public final class NodeMetrics {
                     "Requests that entered this node and are not answered yet", inFlight.get()));
             out.metricSnapshot(gauge("meshinfer_loaded_sessions", "ONNX Runtime sessions open on this node",
                     runtime.loadedSessions().size()));
+            out.metricSnapshot(gauge("meshinfer_loaded_session_bytes", "Bytes of the model files behind the open ONNX"
+                    + " Runtime sessions on this node (their weights in native memory; the runtime's activation arena"
+                    + " comes on top, see process_resident_memory_bytes)", runtime.loadedSessionBytes()));
             long[] artifacts = artifactBytes();
             out.metricSnapshot(gauge("meshinfer_artifact_bytes", "Bytes of model files in this node's artifact store",
                     artifacts[0]));

@@ -96,6 +96,19 @@ public final class ModelRuntime implements AutoCloseable {
         }
     }
 
+    /**
+     * Bytes of the model files behind the open sessions: the weights each session holds in
+     * native memory (ONNX Runtime's arena for activations comes on top and is not visible
+     * from Java).
+     */
+    public synchronized long loadedSessionBytes() {
+        long bytes = 0;
+        for (Holder h : loaded.values()) {
+            bytes += h.model.fileBytes();
+        }
+        return bytes;
+    }
+
     /** The sha256 of every loaded session with its number of holders. */
     public synchronized Map<String, Integer> loadedSessions() {
         Map<String, Integer> out = new TreeMap<>();

@@ -79,6 +79,9 @@ class MetricsTest {
         assertEquals(0.0, s.get("meshinfer_in_flight_requests{node=\"metrics-node\"}"));
         assertEquals(0.0, s.get("meshinfer_rollouts_in_progress{node=\"metrics-node\"}"));
         assertTrue(s.get("meshinfer_loaded_sessions{node=\"metrics-node\"}") >= 1);
+        assertEquals((double) TestModels.mlp().length, s.get("meshinfer_loaded_session_bytes{node=\"metrics-node\"}"),
+                "one session, holding the mlp's file");
+        assertTrue(s.containsKey("process_resident_memory_bytes"), "the process's RSS, for the native side");
         assertTrue(s.get("meshinfer_artifact_bytes{node=\"metrics-node\"}") > 0);
         assertTrue(s.keySet().stream().anyMatch(k -> k.startsWith("jvm_memory_used_bytes")), "JVM metrics too");
         assertTrue(Http.get(node.url() + "/metrics").body().contains("# TYPE meshinfer_requests_total counter"));
