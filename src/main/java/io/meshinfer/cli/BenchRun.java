@@ -82,6 +82,10 @@ final class BenchRun implements Callable<Integer> {
     @Option(names = "--max-batch", description = "In-process target: the deploy's maxBatch (default: the node's).")
     Integer maxBatch;
 
+    @Option(names = "--stages", description = "In-process and node targets: also measure the model deployed as a"
+            + " pipeline of this many stages (deploy query stages=K), beside the whole model in the same run.")
+    Integer stages;
+
     @Option(names = "--no-baselines", description = "Skip raw ONNX Runtime and the batching-off run.")
     boolean noBaselines;
 
@@ -140,6 +144,14 @@ final class BenchRun implements Callable<Integer> {
             try (BenchTarget t = openTarget(bm.onnx(), name, dir, "1", maxBatch)) {
                 report.header("engine", t.describe());
                 measureWithMemory(t, inputs, "engine", report);
+            }
+            if (stages != null) {
+                if (!target.equals("inprocess") && !target.equals("node")) {
+                    throw new IllegalArgumentException("--stages needs --target inprocess or node");
+                }
+                try (BenchTarget t = openTarget(bm.onnx(), name + "-stages", dir, "1", maxBatch, stages)) {
+                    measureWithMemory(t, inputs, "pipeline, " + stages + " stages", report);
+                }
             }
             if (identityBaseline) {
                 try (BenchTarget t = openTarget(identityOf(bm), name + "-identity", dir, "1", maxBatch)) {
@@ -253,6 +265,12 @@ final class BenchRun implements Callable<Integer> {
 
     private BenchTarget openTarget(byte[] onnx, String name, Path dir, String version, Integer batch)
             throws Exception {
+        return openTarget(onnx, name, dir, version, batch, null);
+    }
+
+    /** @param split null to deploy the model whole, else the number of pipeline stages */
+    private BenchTarget openTarget(byte[] onnx, String name, Path dir, String version, Integer batch, Integer split)
+            throws Exception {
         switch (target) {
             case "http" -> {
                 if (url == null) {
@@ -262,7 +280,7 @@ final class BenchRun implements Callable<Integer> {
             }
             case "node" -> {
                 LocalProcesses.Node n = localNode(dir);
-                deployOverHttp(n.url(), onnx, name, version, batch, dir);
+                deployOverHttp(n.url(), onnx, name, version, batch, split, dir);
                 return new HttpTarget(n.url(), name, version, binary);
             }
             case "inprocess", "cluster" -> {
@@ -296,7 +314,7 @@ final class BenchRun implements Callable<Integer> {
                 };
                 node.awaitUp(Duration.ofSeconds(60));
                 if (!cluster) {
-                    deployOverHttp(node.httpUrl(), onnx, name, version, batch, dir);
+                    deployOverHttp(node.httpUrl(), onnx, name, version, batch, split, dir);
                 }
                 return new ClientTarget(node.client(), name, cluster ? null : version,
                         (cluster ? "cluster via client-only member" : "in-process node, Java client") + ", " + name
@@ -335,13 +353,20 @@ final class BenchRun implements Callable<Integer> {
         return benchNode;
     }
 
-    private static void deployOverHttp(String url, byte[] onnx, String name, String version, Integer batch, Path dir)
-            throws IOException, InterruptedException {
+    private static void deployOverHttp(String url, byte[] onnx, String name, String version, Integer batch,
+                                       Integer split, Path dir) throws IOException, InterruptedException {
         Path file = dir.resolve(name + "-" + version + ".onnx");
         Files.write(file, onnx);
         GatewayClient gw = new GatewayClient(url);
+        List<String> query = new ArrayList<>();
+        if (batch != null) {
+            query.add("maxBatch=" + batch);
+        }
+        if (split != null) {
+            query.add("stages=" + split);
+        }
         GatewayClient.Reply r = gw.putFile("/v1/models/" + name + "/versions/" + version
-                + (batch != null ? "?maxBatch=" + batch : ""), file);
+                + (query.isEmpty() ? "" : "?" + String.join("&", query)), file);
         if (!r.ok()) {
             throw new IllegalStateException("deploy failed: HTTP " + r.status() + " " + r.body());
         }

@@ -21,8 +21,12 @@ final class GatewayClient {
     /** The system property that may hold it instead (in-process use, tests). */
     static final String TOKEN_PROPERTY = "meshinfer.token";
 
-    /** Status and body of one exchange. */
-    record Reply(int status, String body) {
+    /** Status, body and W3C {@code traceparent} header (null if absent) of one exchange. */
+    record Reply(int status, String body, String traceparent) {
+        Reply(int status, String body) {
+            this(status, body, null);
+        }
+
         boolean ok() {
             return status >= 200 && status < 300;
         }
@@ -62,8 +66,17 @@ final class GatewayClient {
     }
 
     Reply postJson(String path, byte[] body, Duration timeout) throws IOException {
-        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).timeout(timeout));
+        return postJson(path, body, timeout, null);
+    }
+
+    /** @param traceparent a W3C {@code traceparent} to continue, or null to let the node start a trace */
+    Reply postJson(String path, byte[] body, Duration timeout, String traceparent) throws IOException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).timeout(timeout);
+        if (traceparent != null) {
+            b.header("traceparent", traceparent);
+        }
+        return send(b);
     }
 
     Reply putFile(String path, Path file) throws IOException {
@@ -153,7 +166,7 @@ final class GatewayClient {
         }
         try {
             HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
-            return new Reply(r.statusCode(), r.body());
+            return new Reply(r.statusCode(), r.body(), r.headers().firstValue("traceparent").orElse(null));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);

@@ -34,12 +34,20 @@ final class InferCommand implements Callable<Integer> {
             description = "JSON request body: {\"inputs\":[{\"name\",\"shape\",\"datatype\",\"data\"}]}.")
     Path input;
 
+    @Option(names = "--traceparent", description = "W3C trace context to continue (00-<trace id>-<parent id>-<flags>);"
+            + " without it the node starts a trace. The answer's traceparent is printed on stderr.")
+    String traceparent;
+
     @Override
     public Integer call() throws Exception {
         byte[] body = Files.readAllBytes(input);
         String path = "/v2/models/" + URLEncoder.encode(model, StandardCharsets.UTF_8)
                 + (version == null ? "" : "/versions/" + URLEncoder.encode(version, StandardCharsets.UTF_8)) + "/infer";
-        GatewayClient.Reply r = new GatewayClient(gateway, caCert).postJson(path, body, Duration.ofMinutes(6));
+        GatewayClient.Reply r = new GatewayClient(gateway, caCert).postJson(path, body, Duration.ofMinutes(6),
+                traceparent);
+        if (r.traceparent() != null) {
+            System.err.println("traceparent: " + r.traceparent());
+        }
         if (!r.ok()) {
             System.err.println("inference failed (HTTP " + r.status() + "): " + Cli.errorText(r.body()));
             return 1;

@@ -1,6 +1,7 @@
 package io.meshinfer.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.meshinfer.testkit.TestNode;
@@ -61,6 +62,15 @@ class CliTest {
         assertEquals(0, inferred.code(), inferred.err());
         assertTrue(inferred.out().contains("\"id\" : \"cli-1\""), inferred.out());
         assertTrue(inferred.out().contains("\"model_version\" : \"3\""), inferred.out());
+        assertTrue(inferred.err().matches("(?s).*traceparent: 00-[0-9a-f]{32}-[0-9a-f]{16}-01.*"), inferred.err());
+
+        String caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        CliRun traced = run("infer", "--gateway", node.url(), "--model", "cli-mlp", "--input", request.toString(),
+                "--traceparent", caller);
+        assertEquals(0, traced.code(), traced.err());
+        assertTrue(traced.err().contains("traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+                "the caller's trace continues: " + traced.err());
+        assertFalse(traced.err().contains("00f067aa0ba902b7"), "with the node's own span: " + traced.err());
 
         CliRun status = run("status", "--gateway", node.url());
         assertEquals(0, status.code(), status.err());
