@@ -43,7 +43,7 @@ class TwoRegionClusterTest {
         b = TestNode.start(Map.of("meshinfer.node.name", "node-b", "meshinfer.node.region", "b",
                 "meshinfer.node.zone", "b1", "pekko.cluster.seed-nodes",
                 List.of("pekko://meshinfer@" + a.clusterHostPort())));
-        await().atMost(Duration.ofSeconds(30)).until(() -> upMembers(a) == 2 && upMembers(b) == 2);
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.upMembers() == 2 && b.upMembers() == 2);
     }
 
     @AfterAll
@@ -52,15 +52,6 @@ class TwoRegionClusterTest {
         a.close();
     }
 
-    private static int upMembers(TestNode n) throws Exception {
-        int up = 0;
-        for (JsonNode m : JSON.readTree(Http.get(n.url() + "/v1/cluster").body()).get("members")) {
-            if (m.get("status").asText().equals("Up") && m.get("reachable").asBoolean()) {
-                up++;
-            }
-        }
-        return up;
-    }
 
     private static JsonNode cluster(TestNode n) throws Exception {
         return JSON.readTree(Http.get(n.url() + "/v1/cluster").body());

@@ -43,7 +43,7 @@ class PipelineServingTest {
         a = TestNode.start(Map.of("meshinfer.node.name", "node-a"));
         b = TestNode.start(Map.of("meshinfer.node.name", "node-b", "pekko.cluster.seed-nodes",
                 List.of("pekko://meshinfer@" + a.clusterHostPort())));
-        await().atMost(Duration.ofSeconds(30)).until(() -> upMembers(a) == 2 && upMembers(b) == 2);
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.upMembers() == 2 && b.upMembers() == 2);
     }
 
     @AfterAll
@@ -52,15 +52,6 @@ class PipelineServingTest {
         a.close();
     }
 
-    private static int upMembers(TestNode n) throws Exception {
-        int up = 0;
-        for (JsonNode m : JSON.readTree(Http.get(n.url() + "/v1/cluster").body()).get("members")) {
-            if (m.get("status").asText().equals("Up") && m.get("reachable").asBoolean()) {
-                up++;
-            }
-        }
-        return up;
-    }
 
     /** Nodes hosting a ready replica of each model whose name starts with {@code prefix}. */
     private static Set<String> readyNodes(TestNode n, String prefix) throws Exception {

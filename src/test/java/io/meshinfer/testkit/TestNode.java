@@ -93,6 +93,18 @@ public final class TestNode implements AutoCloseable {
         return resources;
     }
 
+    /** Members this node's {@code GET /v1/cluster} shows Up and reachable. */
+    public int upMembers() throws IOException {
+        int up = 0;
+        for (com.fasterxml.jackson.databind.JsonNode m : new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(Http.get(url() + "/v1/cluster").body()).get("members")) {
+            if (m.get("status").asText().equals("Up") && m.get("reachable").asBoolean()) {
+                up++;
+            }
+        }
+        return up;
+    }
+
     public String url() {
         return node.httpUrl();
     }
