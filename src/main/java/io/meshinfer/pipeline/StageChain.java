@@ -62,6 +62,9 @@ public final class StageChain implements InferenceService {
 
     @Override
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
+        if (!servesPipeline(catalog.models().get(request.model()))) {
+            return stages.infer(request); // the usual case: no version is a pipeline (or no such model)
+        }
         ModelManifest pipeline;
         try {
             pipeline = Router.resolve(catalog, request);
@@ -166,5 +169,22 @@ public final class StageChain implements InferenceService {
                 result.completeExceptionally(cause);
             }
         }
+    }
+
+    /**
+     * Whether any version of {@code entry} is a pipeline; checked before resolving a version,
+     * so requests to plain models pay one map lookup and a loop over their few versions
+     * instead of a second version choice ahead of the router's.
+     */
+    private static boolean servesPipeline(io.meshinfer.registry.ModelEntry entry) {
+        if (entry == null) {
+            return false;
+        }
+        for (ModelManifest m : entry.versions().values()) {
+            if (m.isPipeline()) {
+                return true;
+            }
+        }
+        return false;
     }
 }
