@@ -14,6 +14,7 @@ import io.meshinfer.rollout.RolloutSettings;
 import io.meshinfer.rollout.StatsReporter;
 import io.meshinfer.rollout.VersionStats;
 import io.meshinfer.shard.GracefulLeave;
+import io.meshinfer.shard.LargeMessages;
 import io.meshinfer.shard.ModelReplica;
 import io.meshinfer.shard.PlacementStrategy;
 import io.meshinfer.shard.ReplicaEnvironment;
@@ -92,11 +93,12 @@ final class ClusterIncarnation {
      * @throws RuntimeException if the system cannot start (e.g. the port is still taken)
      */
     static ClusterIncarnation start(Config config, NodeSettings settings, CatalogView catalogView, ReplicaPool pool,
-                                    Runnable onEnded, java.util.function.Supplier<CompletionStage<Done>> beforeLeaving) {
+                                    Runnable onEnded, java.util.function.Supplier<CompletionStage<Done>> beforeLeaving,
+                                    io.meshinfer.shard.StageContinuation continuation) {
         ClusterBootstrapMode.fromConfig(config); // a wrong setting fails before the cluster port is bound
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "meshinfer", config);
         try {
-            return wire(system, config, settings, catalogView, pool, onEnded, beforeLeaving);
+            return wire(system, config, settings, catalogView, pool, onEnded, beforeLeaving, continuation);
         } catch (RuntimeException e) {
             system.terminate();
             throw e;
@@ -105,7 +107,8 @@ final class ClusterIncarnation {
 
     private static ClusterIncarnation wire(ActorSystem<Void> system, Config config, NodeSettings settings,
                                            CatalogView catalogView, ReplicaPool pool, Runnable onEnded,
-                                           java.util.function.Supplier<CompletionStage<Done>> beforeLeaving) {
+                                           java.util.function.Supplier<CompletionStage<Done>> beforeLeaving,
+                                           io.meshinfer.shard.StageContinuation continuation) {
         Duration writeTimeout = config.getDuration("meshinfer.catalog.write-timeout");
         AtomicBoolean catalogSynced = new AtomicBoolean();
         ActorRef<Catalog.Command> catalog = system.systemActorOf(Catalog.create(catalogView, writeTimeout,
@@ -118,11 +121,13 @@ final class ClusterIncarnation {
                 "replica-locations", Props.empty());
         Cluster cluster = Cluster.get(system);
         String selfAddress = cluster.selfMember().address().toString();
+        LargeMessages large = new LargeMessages(system);
+        system.systemActorOf(LargeMessages.relay(), LargeMessages.NAME, Props.empty());
         ReplicaEnvironment env = new ReplicaEnvironment(pool, catalogView, locations, selfAddress,
                 () -> peerUrls(members),
                 config.getDuration("meshinfer.placement.retry-load-after"),
                 config.getDuration("meshinfer.placement.manifest-wait"),
-                config.getDuration("meshinfer.placement.stop-linger"));
+                config.getDuration("meshinfer.placement.stop-linger"), large, continuation);
         system.systemActorOf(Attestations.create(pool.attestor(),
                 config.getDuration("meshinfer.attestation.write-timeout")), "attestations", Props.empty());
         ModelReplica.init(system, env, new PlacementStrategy(catalogView));
@@ -137,7 +142,7 @@ final class ClusterIncarnation {
                 members, attestationCheck(pool), settings.name(), ModelReplica.REPLICA_HOST_ROLE);
         Router router = new Router(system, catalogView, locationView, members, pool,
                 new Router.Self(selfAddress, settings.name(), settings.region(), settings.zone()),
-                RouterSettings.fromConfig(config), catalogSynced::get, stats, rolloutSettings.mirrorMaxInFlight());
+                RouterSettings.fromConfig(config), catalogSynced::get, stats, rolloutSettings.mirrorMaxInFlight(), large);
         ClusterIncarnation inc = new ClusterIncarnation(system, members, locationView, router, catalog, rolloutManager,
                 writeTimeout.plusSeconds(2), catalogSynced);
         org.apache.pekko.cluster.Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(

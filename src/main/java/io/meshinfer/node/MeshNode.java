@@ -148,7 +148,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 });
         this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
         this.chain = new io.meshinfer.pipeline.StageChain(catalog, this::route, routerSettings,
-                io.meshinfer.pipeline.PipelineSettings.fromConfig(config), metrics::pipelineActivations);
+                io.meshinfer.pipeline.PipelineSettings.fromConfig(config), metrics::pipelineActivations,
+                metrics::pipelineNetwork);
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
         this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
         this.backoffMax = config.getDuration("meshinfer.node.rejoin-backoff-max");
@@ -225,7 +226,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private ClusterIncarnation newIncarnation(Config config) {
         ClusterIncarnation[] self = new ClusterIncarnation[1];
         ClusterIncarnation inc = ClusterIncarnation.start(config, settings, catalog, pool,
-                () -> onIncarnationEnded(self[0]), this::drainHttp);
+                () -> onIncarnationEnded(self[0]), this::drainHttp, chain::continueAfter);
         self[0] = inc;
         return inc;
     }

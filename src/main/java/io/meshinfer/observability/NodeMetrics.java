@@ -60,6 +60,7 @@ public final class NodeMetrics {
     private final Counter requests;
     private final Histogram duration;
     private final Counter activationBytes;
+    private final Counter networkBytes;
     private final AtomicInteger inFlight = new AtomicInteger();
     /**
      * The successful-request counter and the latency histogram of each model and version,
@@ -90,8 +91,12 @@ public final class NodeMetrics {
                         30)
                 .register(registry);
         this.activationBytes = Counter.builder().name("meshinfer_pipeline_activation_bytes_total")
-                .help("Bytes of activations passed between the stages of pipeline requests that entered this node"
-                        + " (each stage's outputs handed on as the next stage's inputs)")
+                .help("Bytes of activations this node handed from one stage of a pipeline to the next (each"
+                        + " stage's outputs passed on as the next stage's inputs)")
+                .labelNames("model", "version", "node").register(registry);
+        this.networkBytes = Counter.builder().name("meshinfer_pipeline_network_bytes_total")
+                .help("Tensor bytes of pipeline stage requests this node served for another node (the request's"
+                        + " inputs for stage 0, activations for later stages), i.e. what crossed the network to it")
                 .labelNames("model", "version", "node").register(registry);
         registry.register(new Scraped(pool, runtime, store, cluster, membersDowned));
         registry.register(new DriftCollector(node, drift));
@@ -100,10 +105,19 @@ public final class NodeMetrics {
 
     /** Counts activation bytes a pipeline request entering here passed from one stage to the next. */
     public void pipelineActivations(String model, String version, long bytes) {
+        countPipelineBytes(activationBytes, model, version, bytes);
+    }
+
+    /** Tensor bytes of a stage request that reached this node from another one. */
+    public void pipelineNetwork(String model, String version, long bytes) {
+        countPipelineBytes(networkBytes, model, version, bytes);
+    }
+
+    private void countPipelineBytes(Counter counter, String model, String version, long bytes) {
         ModelEntry entry = catalog.models().get(model);
         String m = entry == null ? UNKNOWN : model;
         String v = entry != null && entry.versions().containsKey(version) ? version : "";
-        activationBytes.labelValues(m, v, node).inc(bytes);
+        counter.labelValues(m, v, node).inc(bytes);
     }
 
     /** Call when a request enters; returns its start time for {@link #finished}. */

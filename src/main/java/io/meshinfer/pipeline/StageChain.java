@@ -10,6 +10,7 @@ import io.meshinfer.routing.InferenceService;
 import io.meshinfer.routing.Router;
 import io.meshinfer.routing.RouterSettings;
 import io.meshinfer.runtime.TensorSpec;
+import io.meshinfer.shard.LargeMessages;
 import io.meshinfer.tensor.NamedTensor;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -33,13 +34,22 @@ import java.util.concurrent.TimeUnit;
  * budget. The chain holds each stage's input until that stage answers, so a stage whose
  * replicas all failed with {@code OVERLOADED} or {@code UNAVAILABLE} (its node died and
  * its replicas are restarting elsewhere) is asked again from that input, after
- * {@code stageRetryBackoff}, until the deadline; earlier stages never run twice. Every call
- * completes exactly once. Activations go back through this node between stages; the bytes
- * handed from one stage to the next are reported to {@code activations}. Thread-safe.
+ * {@code stageRetryBackoff}, until the deadline. Every call completes exactly once.
+ *
+ * <p>Activations go from stage to stage directly: a stage replica on another node does not
+ * send its outputs back here but goes on with the next stages itself
+ * ({@link #continueAfter}, called by the replica), holding its outputs as the next stage's
+ * input in the same way, and answers with the last stage's outputs. So a dead stage node is
+ * retried from the stage whose input a live node still holds: the stage it was serving if
+ * it died after answering its predecessor, otherwise from further back, at worst from the
+ * start (this node holds the request's inputs). A stage on this node hands its outputs on
+ * here. The bytes each node hands from one stage to the next are reported to
+ * {@code activations}; the bytes of stage requests that reached a node over the network, to
+ * {@code network}. Thread-safe.
  */
 public final class StageChain implements InferenceService {
 
-    /** Receives the activation bytes of each answered pipeline request. */
+    /** Receives bytes of a pipeline request: activations handed on, or tensors that crossed the network. */
     @FunctionalInterface
     public interface ActivationRecorder {
         void record(String model, String version, long bytes);
@@ -50,9 +60,15 @@ public final class StageChain implements InferenceService {
     private final RouterSettings routing;
     private final PipelineSettings settings;
     private final ActivationRecorder activations;
+    private final ActivationRecorder network;
 
+    /**
+     * @param activations receives the bytes this node hands from one stage to the next, per request
+     * @param network receives the bytes of stage requests that reached this node from another one
+     */
     public StageChain(CatalogView catalog, InferenceService stages, RouterSettings routing, PipelineSettings settings,
-                      ActivationRecorder activations) {
+                      ActivationRecorder activations, ActivationRecorder network) {
+        this.network = network;
         this.catalog = catalog;
         this.stages = stages;
         this.routing = routing;
@@ -82,6 +98,39 @@ public final class StageChain implements InferenceService {
         long budget = Math.min(request.timeoutMillis(), routing.maxTimeout().toMillis());
         Run run = new Run(request, pipeline, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budget));
         run.stage(0, request.inputs());
+        return run.result;
+    }
+
+    /**
+     * Goes on with a pipeline on this node after one of its stages answered here a request
+     * sent by another node (see {@link io.meshinfer.shard.StageContinuation}): the stage's
+     * outputs go straight to the next stage, and the answer is the last stage's, under the
+     * pipeline's name, which tells the sender the chain is done. The stage request's inputs
+     * crossed the network to get here and are counted as such. A request to a plain model,
+     * to a last stage, or to a pipeline this node's catalog does not know yet is answered as
+     * the stage answered (the sender then goes on itself).
+     */
+    public CompletionStage<InferenceResponse> continueAfter(InferenceRequest stageRequest, InferenceResponse stageAnswer,
+                                                            long spentNanos) {
+        String model = ModelManifest.pipelineOf(stageRequest.model());
+        if (model == null) {
+            return CompletableFuture.completedFuture(stageAnswer);
+        }
+        network.record(model, stageRequest.version(), LargeMessages.bytes(stageRequest.inputs()));
+        int index;
+        try {
+            index = Integer.parseInt(stageRequest.model().substring(model.length()
+                    + ModelManifest.STAGE_SEPARATOR.length()));
+        } catch (NumberFormatException e) {
+            return CompletableFuture.completedFuture(stageAnswer);
+        }
+        ModelManifest pipeline = catalog.manifest(model, stageRequest.version()).orElse(null);
+        if (pipeline == null || !pipeline.isPipeline() || index + 1 >= pipeline.stages()) {
+            return CompletableFuture.completedFuture(stageAnswer);
+        }
+        Run run = new Run(stageRequest, pipeline, System.nanoTime()
+                + TimeUnit.MILLISECONDS.toNanos(stageRequest.timeoutMillis()) - spentNanos);
+        run.handOn(index, stageAnswer.outputs());
         return run.result;
     }
 
@@ -120,19 +169,39 @@ public final class StageChain implements InferenceService {
             answer.whenComplete((response, error) -> {
                 if (error != null) {
                     failed(index, inputs, error);
-                } else if (last) {
+                } else if (last || pipeline.model().equals(response.model())) {
+                    // the last stage answered, or the stage's node ran the rest of the chain itself
                     activations.record(pipeline.model(), pipeline.version(), activationBytes);
                     result.complete(new InferenceResponse(request.id(), pipeline.model(), pipeline.version(),
-                            response.outputs(), response.node(), response.region(), response.batchRows(),
+                            requested(response.outputs()), response.node(), response.region(), response.batchRows(),
                             response.islandMode(), response.trace()));
                 } else {
-                    List<NamedTensor> next = nextInputs(index + 1, response.outputs());
-                    for (NamedTensor t : next) {
-                        activationBytes += t.tensor().byteSize();
-                    }
-                    stage(index + 1, next);
+                    handOn(index, response.outputs());
                 }
             });
+        }
+
+        /** Gives stage {@code index}'s outputs to the next stage. */
+        void handOn(int index, List<NamedTensor> outputs) {
+            List<NamedTensor> next = nextInputs(index + 1, outputs);
+            activationBytes += LargeMessages.bytes(next);
+            stage(index + 1, next);
+        }
+
+        /** The outputs the request asked for, in its order (all when it named none). */
+        private List<NamedTensor> requested(List<NamedTensor> outputs) {
+            if (request.outputs().isEmpty()) {
+                return outputs;
+            }
+            List<NamedTensor> kept = new ArrayList<>(request.outputs().size());
+            for (String name : request.outputs()) {
+                for (NamedTensor t : outputs) {
+                    if (t.name().equals(name)) {
+                        kept.add(t);
+                    }
+                }
+            }
+            return kept;
         }
 
         /** A stage's outputs that the next stage takes (all of them, unless its manifest says fewer). */

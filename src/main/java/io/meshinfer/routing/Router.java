@@ -85,6 +85,7 @@ public final class Router implements InferenceService {
     private final java.util.concurrent.atomic.LongAdder mirrorsDropped = new java.util.concurrent.atomic.LongAdder();
     private final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
     private final Map<String, Set<CompletableFuture<ModelReplica.Reply>>> pendingByNode = new ConcurrentHashMap<>();
+    private final io.meshinfer.shard.LargeMessages large;
 
     /**
      * @param pool this node's replicas, for direct local calls; null on a member that hosts none
@@ -93,7 +94,8 @@ public final class Router implements InferenceService {
      */
     public Router(ActorSystem<?> system, CatalogView catalog, ReplicaLocationView locations, MembershipView members,
                   ReplicaPool pool, Self self, RouterSettings settings, java.util.function.BooleanSupplier catalogKnown,
-                  VersionStats stats, int mirrorMaxInFlight) {
+                  VersionStats stats, int mirrorMaxInFlight, io.meshinfer.shard.LargeMessages large) {
+        this.large = large;
         this.catalogKnown = catalogKnown;
         this.stats = stats;
         this.mirrorMaxInFlight = mirrorMaxInFlight;
@@ -219,9 +221,17 @@ public final class Router implements InferenceService {
                 "no version of model '" + request.model() + "' takes unpinned traffic; pin a version"));
     }
 
-    /** A replica chosen for one attempt; {@code address} is null when its location is unknown. */
-    private record Choice(String entityId, String address, ActorRef<ModelReplica.Command> entity) {
+    /**
+     * A replica chosen for one attempt; {@code address} is null when its location is unknown.
+     * {@code entity} is the replica actor to ask directly (null: ask through sharding);
+     * {@code relayTarget} the one a large request is relayed to (also set while it loads).
+     */
+    private record Choice(String entityId, String address, ActorRef<ModelReplica.Command> entity,
+                          ActorRef<ModelReplica.Command> relayTarget) {
     }
+
+    /** Pause before a large request looks again for a replica whose location has been published. */
+    private static final long LOCATION_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private void attempt(InferenceRequest request, ModelSignature.Prepared prepared, ModelManifest manifest,
                          long deadline, Set<String> tried,
@@ -235,6 +245,20 @@ public final class Router implements InferenceService {
         Choice choice = choose(manifest, request.residency(), tried);
         if (choice == null) {
             result.completeExceptionally(lastError != null ? lastError : noReplica(manifest, request));
+            return;
+        }
+        if (choice.relayTarget() == null && !self.address().equals(choice.address())
+                && io.meshinfer.shard.LargeMessages.bytes(request.inputs()) > large.ordinaryLimit()) {
+            // a large request goes through the relay of its replica's node, so it waits for a
+            // replica whose location this node has seen (just deployed, or moved)
+            if (remainingNanos > LOCATION_WAIT_NANOS) {
+                CompletableFuture.delayedExecutor(LOCATION_WAIT_NANOS, TimeUnit.NANOSECONDS).execute(() ->
+                        attempt(request, prepared, manifest, deadline, tried, attemptNo, lastError, result));
+            } else {
+                result.completeExceptionally(lastError != null ? lastError : new InferenceException.Unavailable(
+                        "no replica of " + manifest.key() + " has published where it runs, which a request larger"
+                                + " than Artery's ordinary frame needs"));
+            }
             return;
         }
         tried.add(choice.entityId());
@@ -273,6 +297,14 @@ public final class Router implements InferenceService {
                 return local.get().serve(sent, prepared, false);
             }
         }
+        long bytes = io.meshinfer.shard.LargeMessages.bytes(sent.inputs());
+        boolean remote = !self.address().equals(choice.address());
+        if (remote && bytes > large.largeLimit()) {
+            return CompletableFuture.failedFuture(new InferenceException.Unavailable("a request with " + bytes
+                    + " tensor bytes cannot travel between nodes (at most " + large.largeLimit()
+                    + ", meshinfer.transport.max-large-message less 32 KiB), and replica " + choice.entityId()
+                    + " is on another node; send it to a node that holds a replica of " + sent.model()));
+        }
         Duration askTimeout = Duration.ofMillis(remainingMillis).plus(settings.replyGrace());
         CompletableFuture<ModelReplica.Reply> reply = new CompletableFuture<>();
         if (choice.address() != null) {
@@ -287,7 +319,7 @@ public final class Router implements InferenceService {
                 reply.completeExceptionally(new NodeLost(choice.address()));
             }
         }
-        askReplica(choice, sent, askTimeout).whenComplete((r, e) -> {
+        askReplica(choice, sent, askTimeout, remote && bytes > large.ordinaryLimit()).whenComplete((r, e) -> {
                     if (e != null) {
                         reply.completeExceptionally(e);
                     } else {
@@ -302,8 +334,19 @@ public final class Router implements InferenceService {
         });
     }
 
-    /** Asks the replica actor directly when its location names it, else through sharding. */
-    private CompletionStage<ModelReplica.Reply> askReplica(Choice choice, InferenceRequest sent, Duration timeout) {
+    /**
+     * Asks the replica actor directly when its location names it, else through sharding; a
+     * {@code large} request goes through the relay of the replica's node (Artery's large
+     * channel), which needs the replica's location.
+     */
+    private CompletionStage<ModelReplica.Reply> askReplica(Choice choice, InferenceRequest sent, Duration timeout,
+                                                           boolean large) {
+        if (large) { // attempt() sends large requests only to replicas with a known location
+            return AskPattern.ask(this.large.relayAt(choice.address()), (ActorRef<ModelReplica.Reply> replyTo) ->
+                    new io.meshinfer.shard.LargeMessages.Forward(choice.relayTarget(),
+                            new ModelReplica.Infer(sent, replyTo)),
+                    timeout, scheduler);
+        }
         if (choice.entity() != null) {
             return AskPattern.ask(choice.entity(),
                     (ActorRef<ModelReplica.Reply> replyTo) -> new ModelReplica.Infer(sent, replyTo), timeout, scheduler);
@@ -375,8 +418,13 @@ public final class Router implements InferenceService {
             }
         }
         if (live.isEmpty()) {
-            return unknown.isEmpty() ? null : new Choice(unknown.get(0), locations.get(unknown.get(0))
-                    .map(ReplicaLocation::address).orElse(null), null);
+            if (unknown.isEmpty()) {
+                return null;
+            }
+            // through sharding (which knows where it is); a loading replica's entity is named for large requests
+            Optional<ReplicaLocation> loading = locations.get(unknown.get(0));
+            return new Choice(unknown.get(0), loading.map(ReplicaLocation::address).orElse(null), null,
+                    loading.map(ReplicaLocation::entity).orElse(null));
         }
         int bestTier = Integer.MAX_VALUE;
         for (ReplicaLocation l : live) {
@@ -392,7 +440,7 @@ public final class Router implements InferenceService {
         }
         List<ReplicaLocation> candidates = nearestLoad >= settings.localitySpill() ? live : nearest;
         ReplicaLocation pick = powerOfTwo(candidates);
-        return new Choice(pick.entityId(), pick.address(), pick.entity());
+        return new Choice(pick.entityId(), pick.address(), pick.entity(), pick.entity());
     }
 
     private int tier(ReplicaLocation l) {

@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -227,19 +228,59 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
             if (ticket != null) {
                 ticket.write(serveRecord(request, error, start, audit.enabled()));
             }
-            if (error == null) {
-                replyTo.tell(new Answer(response));
-            } else {
-                Throwable cause = error instanceof CompletionException && error.getCause() != null
-                        ? error.getCause() : error;
-                if (!(cause instanceof InferenceException)) {
-                    RequestMdc.run(request, () -> runLog.warn("replica {} failed on a request: {}",
-                            entityId, cause.toString()));
-                }
-                replyTo.tell(new Failure(cause instanceof InferenceException ie ? ie.toError()
-                        : new InferenceError(ErrorKind.INTERNAL, "replica " + entityId + " failed: " + cause)));
+            if (error != null) {
+                fail(replyTo, request, error);
+                return;
             }
+            if (!remote) {
+                replyTo.tell(new Answer(response));
+                return;
+            }
+            // a pipeline stage asked for by another node: the next stages go on from here
+            CompletionStage<io.meshinfer.api.InferenceResponse> next;
+            try {
+                next = env.continuation().after(request, response, System.nanoTime() - start);
+            } catch (RuntimeException e) {
+                next = java.util.concurrent.CompletableFuture.failedFuture(e);
+            }
+            next.whenComplete((answer, failure) -> {
+                if (failure != null) {
+                    fail(replyTo, request, failure);
+                } else {
+                    answerRemote(replyTo, answer);
+                }
+            });
         });
+    }
+
+    /** Answers a caller on another node, through its node's relay when the answer is too large for the ordinary channel. */
+    private void answerRemote(ActorRef<Reply> replyTo, io.meshinfer.api.InferenceResponse response) {
+        LargeMessages large = env.large();
+        long bytes = LargeMessages.bytes(response.outputs());
+        if (bytes <= large.ordinaryLimit()) {
+            replyTo.tell(new Answer(response));
+        } else if (bytes <= large.largeLimit()) {
+            large.relayAt(replyTo.path().address().toString()).tell(new LargeMessages.Forward(replyTo,
+                    new Answer(response)));
+        } else {
+            replyTo.tell(new Failure(new InferenceError(ErrorKind.INTERNAL, "the answer of replica " + entityId
+                    + " holds " + bytes + " tensor bytes, more than may travel between nodes (" + large.largeLimit()
+                    + ", meshinfer.transport.max-large-message less 32 KiB); ask a node that holds a replica")));
+        }
+    }
+
+    private void fail(ActorRef<Reply> replyTo, InferenceRequest request, Throwable error) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        Throwable reported = cause;
+        if (!(cause instanceof InferenceException)) {
+            RequestMdc.run(request, () -> runLog.warn("replica {} failed on a request: {}",
+                    entityId, reported.toString()));
+        }
+        replyTo.tell(new Failure(cause instanceof InferenceException ie ? ie.toError()
+                : new InferenceError(ErrorKind.INTERNAL, "replica " + entityId + " failed: " + cause)));
     }
 
     private AuditRecord serveRecord(InferenceRequest request, Throwable error, long startNanos, boolean kept) {

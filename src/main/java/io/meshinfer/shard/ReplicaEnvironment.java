@@ -14,6 +14,8 @@ import org.apache.pekko.actor.typed.ActorRef;
  * @param retryLoadAfter how long a replica whose load failed waits before trying again
  * @param manifestWait how long a starting replica waits for its manifest to arrive
  * @param linger how long a stopped replica keeps answering UNAVAILABLE before it is gone
+ * @param large how answers too large for Artery's ordinary channel reach a caller on another node
+ * @param continuation what follows a pipeline stage asked for by another node
  */
 public record ReplicaEnvironment(
         ReplicaPool pool,
@@ -23,5 +25,7 @@ public record ReplicaEnvironment(
         Supplier<List<String>> peers,
         Duration retryLoadAfter,
         Duration manifestWait,
-        Duration linger) {
+        Duration linger,
+        LargeMessages large,
+        StageContinuation continuation) {
 }

@@ -125,6 +125,16 @@ public final class TestModels {
                 .toBytes();
     }
 
+    /** {@code image FP32 [batch, 3, 64, 64]} → {@code doubled FP32 [batch, 3, 64, 64]} = image * 2 (48 KiB a row each way). */
+    public static byte[] imageDoubler() {
+        return OnnxModelBuilder.create("test_image_doubler")
+                .input("image", DType.FP32, dims("batch", 3, 64, 64))
+                .output("doubled", DType.FP32, dims("batch", 3, 64, 64))
+                .initializer("two", new float[] {2f})
+                .node("Mul", List.of("image", "two"), "doubled")
+                .toBytes();
+    }
+
     /** {@code m FP32 [3, 4]} (no batch axis) → {@code t FP32 [3, 4]} = m * 2. */
     public static byte[] noBatchAxis() {
         return OnnxModelBuilder.create("test_no_batch_axis")
