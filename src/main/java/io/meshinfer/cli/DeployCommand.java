@@ -16,6 +16,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -32,13 +33,8 @@ final class DeployCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
     boolean help;
 
-    @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
-    String gateway;
-
-    @Option(names = "--ca-cert", defaultValue = "${env:MESHINFER_CA_CERT}", description = "CA certificate (PEM)"
-            + " to trust for an https:// gateway, e.g. the cluster's ca.crt (default: $MESHINFER_CA_CERT,"
-            + " else the JVM's trusted CAs).")
-    Path caCert;
+    @Mixin
+    GatewayOptions gateway;
 
     @Option(names = "--model", required = true, description = "Model name.")
     String model;
@@ -106,7 +102,7 @@ final class DeployCommand implements Callable<Integer> {
         }
         String versionPath = "/v1/models/" + enc(model) + "/versions/" + enc(version);
         String path = versionPath + (q.isEmpty() ? "" : "?" + String.join("&", q));
-        GatewayClient client = new GatewayClient(gateway, caCert);
+        GatewayClient client = gateway.client();
         long size = Files.size(file);
         System.out.println("uploading " + file + " (" + size + " bytes) to " + client.base());
         GatewayClient.Reply r;

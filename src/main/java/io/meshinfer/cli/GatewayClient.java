@@ -142,6 +142,11 @@ final class GatewayClient {
                 .PUT(body).timeout(Duration.ofMinutes(10)));
     }
 
+    Reply putJson(String path, byte[] body, Duration timeout) throws IOException {
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(body)).timeout(timeout));
+    }
+
     Reply delete(String path) throws IOException {
         return send(HttpRequest.newBuilder(uri(path)).DELETE().timeout(Duration.ofSeconds(30)));
     }

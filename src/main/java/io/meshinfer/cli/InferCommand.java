@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code meshinfer infer}: sends one Open Inference Protocol request and prints the answer. */
@@ -16,13 +17,8 @@ final class InferCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
     boolean help;
 
-    @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
-    String gateway;
-
-    @Option(names = "--ca-cert", defaultValue = "${env:MESHINFER_CA_CERT}", description = "CA certificate (PEM)"
-            + " to trust for an https:// gateway, e.g. the cluster's ca.crt (default: $MESHINFER_CA_CERT,"
-            + " else the JVM's trusted CAs).")
-    Path caCert;
+    @Mixin
+    GatewayOptions gateway;
 
     @Option(names = "--model", required = true, description = "Model name.")
     String model;
@@ -43,7 +39,7 @@ final class InferCommand implements Callable<Integer> {
         byte[] body = Files.readAllBytes(input);
         String path = "/v2/models/" + URLEncoder.encode(model, StandardCharsets.UTF_8)
                 + (version == null ? "" : "/versions/" + URLEncoder.encode(version, StandardCharsets.UTF_8)) + "/infer";
-        GatewayClient.Reply r = new GatewayClient(gateway, caCert).postJson(path, body, Duration.ofMinutes(6),
+        GatewayClient.Reply r = gateway.client().postJson(path, body, Duration.ofMinutes(6),
                 traceparent);
         if (r.traceparent() != null) {
             System.err.println("traceparent: " + r.traceparent());

@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             InferCommand.class,
             StatusCommand.class,
             RolloutCommand.class,
+            EnsembleCommand.class,
             TokenCommand.class,
             AuditCommand.class,
             DemoCommand.class,

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -38,13 +37,8 @@ final class RolloutCommand implements Callable<Integer> {
 
     /** The options every rollout command takes. */
     static final class Target {
-        @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
-        String gateway;
-
-        @Option(names = "--ca-cert", defaultValue = "${env:MESHINFER_CA_CERT}", description = "CA certificate (PEM)"
-                + " to trust for an https:// gateway, e.g. the cluster's ca.crt (default: $MESHINFER_CA_CERT,"
-                + " else the JVM's trusted CAs).")
-        Path caCert;
+        @Mixin
+        GatewayOptions gateway;
 
         @Option(names = "--model", required = true, description = "Model name.")
         String model;
@@ -108,7 +102,7 @@ final class RolloutCommand implements Callable<Integer> {
             if (minRequests != null) {
                 gates.put("minRequests", minRequests);
             }
-            GatewayClient.Reply r = new GatewayClient(target.gateway, target.caCert).postJson(target.path(),
+            GatewayClient.Reply r = target.gateway.client().postJson(target.path(),
                     MAPPER.writeValueAsBytes(spec), Duration.ofSeconds(30));
             return report(target, r, "start");
         }
@@ -127,7 +121,7 @@ final class RolloutCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            return report(target, new GatewayClient(target.gateway, target.caCert).get(target.path()), "status");
+            return report(target, target.gateway.client().get(target.path()), "status");
         }
     }
 
@@ -140,7 +134,7 @@ final class RolloutCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            GatewayClient client = new GatewayClient(target.gateway, target.caCert);
+            GatewayClient client = target.gateway.client();
             return report(target, client.postJson(target.path() + "/" + action(), new byte[0], Duration.ofSeconds(30)),
                     action());
         }

@@ -3,29 +3,24 @@ package io.meshinfer.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code meshinfer status}: members, replicas, versions and traffic split as one node sees them. */
 @Command(name = "status", mixinStandardHelpOptions = true,
         description = "Show cluster members, replicas, versions and traffic split.")
 final class StatusCommand implements Callable<Integer> {
-    @Option(names = "--gateway", required = true, description = "A node's HTTP address, e.g. http://127.0.0.1:8080.")
-    String gateway;
-
-    @Option(names = "--ca-cert", defaultValue = "${env:MESHINFER_CA_CERT}", description = "CA certificate (PEM)"
-            + " to trust for an https:// gateway, e.g. the cluster's ca.crt (default: $MESHINFER_CA_CERT,"
-            + " else the JVM's trusted CAs).")
-    Path caCert;
+    @Mixin
+    GatewayOptions gateway;
 
     @Option(names = "--json", description = "Print the raw JSON of GET /v1/cluster.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
-        GatewayClient.Reply r = new GatewayClient(gateway, caCert).get("/v1/cluster");
+        GatewayClient.Reply r = gateway.client().get("/v1/cluster");
         if (!r.ok()) {
             System.err.println("status failed (HTTP " + r.status() + "): " + Cli.errorText(r.body()));
             return 1;

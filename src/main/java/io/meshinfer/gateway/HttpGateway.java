@@ -81,6 +81,7 @@ public final class HttpGateway extends AllDirectives {
     private final Materializer materializer;
     private final GatewayAuth auth;
     private final DashboardRoutes dashboard;
+    private final EnsembleRoutes ensembles;
 
     /**
      * @param system the actor system that runs the HTTP server (the node's local one)
@@ -97,6 +98,8 @@ public final class HttpGateway extends AllDirectives {
         this.materializer = Materializer.matFromSystem(system);
         this.auth = new GatewayAuth(backend, mapper, exceptionHandler(), rejectionHandler());
         this.dashboard = new DashboardRoutes(backend, mapper);
+        this.ensembles = new EnsembleRoutes(backend, mapper,
+                io.meshinfer.ensemble.EnsembleSettings.fromConfig(system.settings().config()));
     }
 
     /** Binds the routes on {@code host:port}. */
@@ -188,6 +191,7 @@ public final class HttpGateway extends AllDirectives {
                         ClusterStatus.toJson(backend.clusterSnapshot(), mapper)))),
                 pathPrefix("test", () -> auth.adminOnly(principal, this::testRoutes)),
                 path("models", () -> get(this::listModels)),
+                pathPrefix("ensembles", () -> ensembles.route(principal, auth)),
                 pathPrefix(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("rollout"),
                         model -> new RolloutRoutes(backend, mapper).route(model, principal, auth)),
                 path(PathMatchers.segment("models").slash(PathMatchers.segment()).slash("versions")
@@ -233,7 +237,7 @@ public final class HttpGateway extends AllDirectives {
         n.put("name", model);
         ArrayNode versions = n.putArray("versions");
         entry.versions().keySet().stream().sorted().forEach(versions::add);
-        n.put("platform", "onnxruntime_onnx");
+        n.put("platform", m.isEnsemble() ? "ensemble" : "onnxruntime_onnx");
         n.put("version", m.version());
         n.put("sha256", m.sha256());
         n.put("batchable", m.signature().batchable());
@@ -397,10 +401,13 @@ public final class HttpGateway extends AllDirectives {
         n.put("version", m.version());
         n.put("sha256", m.sha256());
         n.put("size", m.sizeBytes());
-        n.put("replicas", m.replicas());
+        n.put("replicas", m.isEnsemble() ? 0 : m.replicas());
         if (m.isPipeline()) {
             ArrayNode stages = n.putArray("stages");
             m.stageModels().forEach(stages::add);
+        }
+        if (m.isEnsemble()) {
+            n.put("ensemble", m.ensemble().combine().wireName());
         }
         if (m.stageOf() != null) {
             n.put("stageOf", m.stageOf() + "@" + m.version());
@@ -433,6 +440,11 @@ public final class HttpGateway extends AllDirectives {
             req = new DeployRequest(model, version, principal.map(Principal::subject).orElse("anonymous"));
         } catch (IllegalArgumentException e) {
             return completeError(new InferenceException.InvalidInput(e.getMessage()));
+        }
+        if (backend.catalog().model(model).stream().flatMap(e -> e.versions().values().stream())
+                .anyMatch(ModelManifest::isEnsemble)) {
+            return complete(json(StatusCodes.CONFLICT, mapper.createObjectNode().put("error", "'" + model
+                    + "' is an ensemble (PUT /v1/ensembles/" + model + "/...); a model needs a name of its own")));
         }
         return parameterMap(params -> {
             DeployOptions options;
@@ -735,12 +747,7 @@ public final class HttpGateway extends AllDirectives {
     }
 
     private HttpResponse json(StatusCode status, ObjectNode body) {
-        try {
-            return HttpResponse.create().withStatus(status)
-                    .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, mapper.writeValueAsBytes(body)));
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot write JSON", e);
-        }
+        return JsonReplies.json(mapper, status, body);
     }
 
     private Route completeError(InferenceException e) {
@@ -756,7 +763,7 @@ public final class HttpGateway extends AllDirectives {
                 .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, json.encodeError(message)));
     }
 
-    private static InferenceException asInferenceException(Throwable error) {
+    static InferenceException asInferenceException(Throwable error) {
         Throwable cause = error;
         while (cause instanceof CompletionException && cause.getCause() != null) {
             cause = cause.getCause();

@@ -10,17 +10,13 @@ import io.meshinfer.rollout.Rollout;
 import io.meshinfer.rollout.RolloutManager;
 import io.meshinfer.rollout.RolloutSettings;
 import io.meshinfer.rollout.RolloutSpec;
-import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import org.apache.pekko.http.javadsl.model.ContentTypes;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
@@ -173,13 +169,7 @@ final class RolloutRoutes extends AllDirectives {
     }
 
     private static void unknownFields(JsonNode n, Set<String> known, String what) {
-        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
-            if (!known.contains(f)) {
-                throw new IllegalArgumentException("unknown field \"" + f + "\" in the " + what + " (known: "
-                        + new java.util.TreeSet<>(known) + ")");
-            }
-        }
+        JsonReplies.unknownFields(n, known, what);
     }
 
     private static Double gate(JsonNode g, String name, Double dflt, double min, double max) {
@@ -261,12 +251,7 @@ final class RolloutRoutes extends AllDirectives {
     }
 
     private HttpResponse json(StatusCode status, ObjectNode body) {
-        try {
-            return HttpResponse.create().withStatus(status)
-                    .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, mapper.writeValueAsBytes(body)));
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot write JSON", e);
-        }
+        return JsonReplies.json(mapper, status, body);
     }
 
 }

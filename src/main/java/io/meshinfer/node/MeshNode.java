@@ -114,6 +114,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final EntryPoint httpEntry;
     private final EntryPoint javaEntry;
     private final io.meshinfer.pipeline.StageChain chain;
+    private final io.meshinfer.ensemble.EnsembleService ensembles;
 
     private MeshNode(Config config, NodeResources resources) {
         this.settings = NodeSettings.fromConfig(config);
@@ -150,6 +151,8 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.chain = new io.meshinfer.pipeline.StageChain(catalog, this::route, routerSettings,
                 io.meshinfer.pipeline.PipelineSettings.fromConfig(config), metrics::pipelineActivations,
                 metrics::pipelineNetwork);
+        this.ensembles = new io.meshinfer.ensemble.EnsembleService(catalog, chain, routerSettings, settings.name(),
+                settings.region(), metrics::ensembleMember);
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
         this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
         this.backoffMax = config.getDuration("meshinfer.node.rejoin-backoff-max");
@@ -381,7 +384,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     @Override
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
         long started = metrics.started();
-        CompletionStage<InferenceResponse> answer = chain.infer(request);
+        CompletionStage<InferenceResponse> answer = ensembles.infer(request);
         answer.whenComplete((r, e) -> metrics.finished(request.model(), r != null ? r.version() : request.version(),
                 e, started));
         return answer;
@@ -563,6 +566,17 @@ public final class MeshNode implements NodeBackend, InferenceService {
         Optional<io.meshinfer.registry.ModelManifest> m = catalog.manifest(model, version);
         if (m.isPresent() && m.get().isPipeline()) {
             return m.get().stageModels().stream().allMatch(stage -> versionReady(stage, version));
+        }
+        if (m.isPresent() && m.get().isEnsemble()) {
+            // ready when enough members are: all of them under missing=fail, min_members under partial
+            long ready = m.get().ensemble().members().stream().filter(member -> {
+                String v = member.version() != null ? member.version()
+                        : catalog.model(member.model()).flatMap(io.meshinfer.registry.ModelEntry::servingVersion)
+                        .orElse(null);
+                return v != null && catalog.manifest(member.model(), v).filter(x -> !x.isEnsemble()).isPresent()
+                        && versionReady(member.model(), v);
+            }).count();
+            return ready >= m.get().ensemble().required();
         }
         ClusterIncarnation inc = current.get();
         if (inc == null || islandMode()) {

@@ -281,15 +281,7 @@ public final class DriftMonitor {
             int rows = y.size() / classes;
             int referenceRowsWanted = Math.max(1, settings.referenceSamples() / 4);
             for (int r = 0; r < rows; r++) {
-                int best = 0;
-                double bestValue = y.getAsDouble(r * classes);
-                for (int c = 1; c < classes; c++) {
-                    double v = y.getAsDouble(r * classes + c);
-                    if (v > bestValue) {
-                        best = c;
-                        bestValue = v;
-                    }
-                }
+                int best = y.argmax(r * classes, classes);
                 if (referenceRows < referenceRowsWanted) {
                     reference[best]++;
                     referenceRows++;

@@ -61,6 +61,7 @@ public final class NodeMetrics {
     private final Histogram duration;
     private final Counter activationBytes;
     private final Counter networkBytes;
+    private final Counter ensembleMembers;
     private final AtomicInteger inFlight = new AtomicInteger();
     /**
      * The successful-request counter and the latency histogram of each model and version,
@@ -98,6 +99,9 @@ public final class NodeMetrics {
                 .help("Tensor bytes of pipeline stage requests this node served for another node (the request's"
                         + " inputs for stage 0, activations for later stages), i.e. what crossed the network to it")
                 .labelNames("model", "version", "node").register(registry);
+        this.ensembleMembers = Counter.builder().name("meshinfer_ensemble_member_total")
+                .help("Answers of ensemble members to requests to an ensemble entering this node, by outcome")
+                .labelNames("model", "member", "node", "outcome").register(registry);
         registry.register(new Scraped(pool, runtime, store, cluster, membersDowned));
         registry.register(new DriftCollector(node, drift));
         JvmMetrics.builder().register(registry);
@@ -118,6 +122,16 @@ public final class NodeMetrics {
         String m = entry == null ? UNKNOWN : model;
         String v = entry != null && entry.versions().containsKey(version) ? version : "";
         counter.labelValues(m, v, node).inc(bytes);
+    }
+
+    /**
+     * Counts one member's answer to a request to ensemble {@code model} entering here ({@code error}
+     * null: it answered). Only deployed names become labels, so the series stay bounded.
+     */
+    public void ensembleMember(String model, String member, Throwable error) {
+        Map<String, ModelEntry> models = catalog.models();
+        ensembleMembers.labelValues(models.containsKey(model) ? model : UNKNOWN,
+                models.containsKey(member) ? member : UNKNOWN, node, outcome(error)).inc();
     }
 
     /** Call when a request enters; returns its start time for {@link #finished}. */

@@ -288,6 +288,18 @@ public final class OipJson {
             if (r.islandMode()) {
                 g.writeBooleanField("served_in_island_mode", true);
             }
+            if (r.ensemble() != null) {
+                g.writeArrayFieldStart("ensemble_members");
+                for (String m : r.ensemble().answered()) {
+                    g.writeString(m);
+                }
+                g.writeEndArray();
+                g.writeArrayFieldStart("ensemble_missing");
+                for (String m : r.ensemble().missing()) {
+                    g.writeString(m);
+                }
+                g.writeEndArray();
+            }
             g.writeEndObject();
             g.writeArrayFieldStart("outputs");
             for (NamedTensor t : r.outputs()) {

@@ -17,6 +17,10 @@ import java.util.regex.Pattern;
  * stages are internal models named {@link #stageModel(String, int) model~stage-i} under the
  * same version, each with {@code stageOf} naming the pipeline's model, placed and served like
  * any model version. Stage i+1 takes exactly what stage i gives, by name.
+ *
+ * <p>A version with an {@code ensemble} spec is an <em>ensemble</em>: its signature is the
+ * combination of its members', its {@code sha256} the hash of the spec ({@link
+ * EnsembleSpec#contentHash}), not of a file, and it has no replicas of its own either.
  */
 public record ModelManifest(
         String model,
@@ -33,7 +37,8 @@ public record ModelManifest(
         String deployedBy,
         GoldenVectors golden,
         int stages,
-        String stageOf) {
+        String stageOf,
+        EnsembleSpec ensemble) {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     /** Separates a pipeline's model name from its stage index; users cannot name a model with it. */
@@ -62,7 +67,18 @@ public record ModelManifest(
         if (replicas < 1) {
             throw new IllegalArgumentException("replicas must be at least 1, got " + replicas);
         }
+        if (ensemble != null && (stages > 0 || stageOf != null)) {
+            throw new IllegalArgumentException("an ensemble is neither a pipeline nor a stage");
+        }
         regions = regions == null ? Set.of() : Set.copyOf(regions);
+    }
+
+    /** A plain model, pipeline or stage version (no ensemble). */
+    public ModelManifest(String model, String version, String sha256, long sizeBytes, ModelSignature signature,
+                         int replicas, Set<String> regions, Integer maxBatch, Long maxDelayMillis, String originNode,
+                         long deployedAtMillis, String deployedBy, GoldenVectors golden, int stages, String stageOf) {
+        this(model, version, sha256, sizeBytes, signature, replicas, regions, maxBatch, maxDelayMillis, originNode,
+                deployedAtMillis, deployedBy, golden, stages, stageOf, null);
     }
 
     /**
@@ -97,6 +113,11 @@ public record ModelManifest(
         return stages > 0;
     }
 
+    /** Whether this version is an ensemble: served by combining its member models' answers. */
+    public boolean isEnsemble() {
+        return ensemble != null;
+    }
+
     /** This pipeline's stage model names, in order; empty for a plain model or a stage. */
     public List<String> stageModels() {
         List<String> names = new ArrayList<>(stages);
@@ -111,7 +132,7 @@ public record ModelManifest(
      * pipeline, whose stages have the replicas.
      */
     public List<String> replicaIds() {
-        if (isPipeline()) {
+        if (isPipeline() || isEnsemble()) {
             return List.of();
         }
         List<String> ids = new ArrayList<>(replicas);

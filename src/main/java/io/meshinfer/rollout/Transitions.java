@@ -25,6 +25,13 @@ final class Transitions {
                     + m.model() + "' is already deployed with different content (sha256 " + existing.sha256()
                     + "); versions are immutable: deploy a new version or undeploy this one first");
         }
+        for (ModelManifest other : entry.versions().values()) {
+            if (other.isEnsemble() != m.isEnsemble()) {
+                throw new RolloutRefused(RolloutManager.Outcome.CONFLICT, "'" + m.model() + "' already serves "
+                        + (other.isEnsemble() ? "an ensemble" : "a model") + " (version '" + other.version()
+                        + "'); a model and an ensemble cannot share a name");
+            }
+        }
         return entry.withVersion(m);
     }
 

@@ -204,6 +204,23 @@ public final class Tensor {
     }
 
     /**
+     * Where the largest of the {@code length} elements from {@code offset} is, counted from
+     * {@code offset} (the first of equal ones): the class a row of scores picks.
+     */
+    public int argmax(int offset, int length) {
+        int best = 0;
+        double top = getAsDouble(offset);
+        for (int i = 1; i < length; i++) {
+            double v = getAsDouble(offset + i);
+            if (v > top) {
+                top = v;
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /**
      * The largest absolute element-wise difference to {@code other}, which must have the
      * same type and shape; NaN where exactly one side is NaN, 0 where both are.
      */

@@ -34,12 +34,35 @@ class CliTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String cmd : new String[] {"node", "deploy", "infer", "status", "demo"}) {
+        for (String cmd : new String[] {"node", "deploy", "infer", "status", "demo", "ensemble"}) {
             CliRun r = run(cmd, "--help");
             assertEquals(0, r.code(), cmd);
             assertTrue(r.out().contains("Usage: meshinfer " + cmd), r.out());
         }
         assertEquals(2, run("deploy").code(), "missing required options is a usage error");
+    }
+
+    @Test
+    void ensembleDeployAndRemoveWorkAgainstANode() {
+        assertEquals(201, io.meshinfer.testkit.Http.put(node.url() + "/v1/models/cli-member/versions/1",
+                TestModels.mlp()).status());
+        CliRun deployed = run("ensemble", "deploy", "--gateway", node.url(), "--name", "cli-ens", "--version", "1",
+                "--member", "cli-member@1:2.0", "--member", "cli-member", "--combine", "weighted_mean",
+                "--missing", "partial", "--min-members", "1");
+        assertEquals(0, deployed.code(), deployed.err());
+        assertTrue(deployed.out().contains("ensemble cli-ens@1: weighted_mean of 2 members, missing partial"),
+                deployed.out());
+        String spec = io.meshinfer.testkit.Http.get(node.url() + "/v1/ensembles").body();
+        assertTrue(spec.contains("\"version\":\"1\",\"weight\":2.0"), spec);
+        CliRun refused = run("ensemble", "deploy", "--gateway", node.url(), "--name", "cli-ens2", "--version", "1",
+                "--member", "nobody", "--combine", "mean");
+        assertEquals(1, refused.code());
+        assertTrue(refused.err().contains("HTTP 404") && refused.err().contains("nobody"), refused.err());
+        assertEquals(2, run("ensemble", "deploy", "--gateway", node.url(), "--name", "x", "--version", "1",
+                "--member", "a:heavy", "--combine", "mean").code(), "a weight that is not a number");
+        CliRun removed = run("ensemble", "remove", "--gateway", node.url(), "--name", "cli-ens", "--version", "1");
+        assertEquals(0, removed.code(), removed.err());
+        assertTrue(removed.out().contains("removed ensemble cli-ens@1"), removed.out());
     }
 
     @Test

@@ -38,11 +38,8 @@ class TwoRegionClusterTest {
 
     @BeforeAll
     static void start() {
-        a = TestNode.start(Map.of("meshinfer.node.name", "node-a", "meshinfer.node.region", "a",
-                "meshinfer.node.zone", "a1"));
-        b = TestNode.start(Map.of("meshinfer.node.name", "node-b", "meshinfer.node.region", "b",
-                "meshinfer.node.zone", "b1", "pekko.cluster.seed-nodes",
-                List.of("pekko://meshinfer@" + a.clusterHostPort())));
+        a = TestNode.inRegion("node-a", "a", null);
+        b = TestNode.inRegion("node-b", "b", a);
         await().atMost(Duration.ofSeconds(30)).until(() -> a.upMembers() == 2 && b.upMembers() == 2);
     }
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.meshinfer.api.EnsembleReport;
 import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceRequest;
@@ -16,6 +17,7 @@ import io.meshinfer.api.Principal;
 import io.meshinfer.api.TraceContext;
 import io.meshinfer.node.MeshConfig;
 import io.meshinfer.registry.Attestation;
+import io.meshinfer.registry.EnsembleSpec;
 import io.meshinfer.registry.GoldenVectors;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
@@ -129,6 +131,25 @@ class KryoSerializerTest {
                 "n1", 42L, "alice", null, 0, null);
         ModelEntry e = ModelEntry.empty("m").withVersion(m);
         assertEquals(e, roundTrip(e));
+    }
+
+    @Test
+    void ensembleManifestAndResponseRoundTrip() throws Exception {
+        ModelSignature sig = ModelSignature.of(
+                List.of(new TensorSpec("x", DType.FP32, List.of(TensorSpec.Dim.symbolic("batch"), TensorSpec.Dim.fixed(4)))),
+                List.of(new TensorSpec("y", DType.INT64, List.of(TensorSpec.Dim.symbolic("batch")))));
+        EnsembleSpec spec = new EnsembleSpec(List.of(new EnsembleSpec.Member("a", "1", 2.5),
+                new EnsembleSpec.Member("b", null, 1)), EnsembleSpec.Combine.VOTE, EnsembleSpec.Missing.PARTIAL, 1);
+        ModelManifest m = new ModelManifest("ens", "1", spec.contentHash(), 0, sig, 1, Set.of(), null, null, "n1", 44L,
+                "carol", null, 0, null, spec);
+        ModelEntry e = ModelEntry.empty("ens").withVersion(m);
+        assertEquals(e, roundTrip(e));
+        InferenceResponse r = new InferenceResponse("r1", "ens", "1",
+                List.of(new NamedTensor("y", Tensor.ofLongs(new long[] {1}, 3))), "n1", "eu", 1, false, null,
+                new EnsembleReport(List.of("a@1"), List.of("b: UNAVAILABLE no replica")));
+        InferenceResponse back = (InferenceResponse) roundTrip(r);
+        assertEquals(r.ensemble(), back.ensemble());
+        assertEquals(3, back.output("y").longs()[0]);
     }
 
     private static GoldenVectors golden() {

@@ -43,6 +43,19 @@ public final class TestNode implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts node {@code name} in region {@code region} (zone {@code region + "1"}), joining
+     * {@code seed}'s cluster, or forming its own when {@code seed} is null.
+     */
+    public static TestNode inRegion(String name, String region, TestNode seed) {
+        Map<String, Object> config = new java.util.HashMap<>(Map.of("meshinfer.node.name", name,
+                "meshinfer.node.region", region, "meshinfer.node.zone", region + "1"));
+        if (seed != null) {
+            config.put("pekko.cluster.seed-nodes", java.util.List.of("pekko://meshinfer@" + seed.clusterHostPort()));
+        }
+        return start(config);
+    }
+
     /** Starts a node on an existing data directory (e.g. to restart one). */
     public static TestNode start(Map<String, Object> overrides, Path dataDir) {
         return start(overrides, dataDir, true);

@@ -135,6 +135,16 @@ public final class TestModels {
                 .toBytes();
     }
 
+    /** {@code x FP32 [batch, 4]} → {@code y FP32 [batch, 4]} = x * w, element by element along the last axis. */
+    public static byte[] scaled(float... w) {
+        return OnnxModelBuilder.create("test_scaled")
+                .input("x", DType.FP32, dims("batch", 4))
+                .output("y", DType.FP32, dims("batch", 4))
+                .initializer("w", w, 4)
+                .node("Mul", List.of("x", "w"), "y")
+                .toBytes();
+    }
+
     /** {@code m FP32 [3, 4]} (no batch axis) → {@code t FP32 [3, 4]} = m * 2. */
     public static byte[] noBatchAxis() {
         return OnnxModelBuilder.create("test_no_batch_axis")
