@@ -55,6 +55,20 @@
     return v.toFixed(digits) + (unit ? ' ' + unit : '');
   }
 
+  function bytes(v) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let u = 0;
+    while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+    return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+  }
+
+  // a member's estimated replica memory against its memory budget (none: no limit)
+  function memory(m) {
+    const allocated = bytes(m.memoryAllocated || 0);
+    return m.memoryBudget === null || m.memoryBudget === undefined ? `${allocated} (no budget)`
+      : `${allocated} of ${bytes(m.memoryBudget)}`;
+  }
+
   function duration(millis) {
     const s = millis / 1000;
     return s < 10 ? `${s.toFixed(1)} s` : s < 120 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
@@ -254,11 +268,11 @@
     const regions = [...new Set(c.members.map((m) => m.region))].sort();
     const table = el('table', {},
       el('caption', { class: 'visually-hidden' }, 'Cluster members grouped by region'),
-      el('thead', {}, el('tr', {}, ['Node', 'Zone', 'Status', 'Reachability'].map((h) => el('th', { scope: 'col' }, h)))));
+      el('thead', {}, el('tr', {}, ['Node', 'Zone', 'Status', 'Reachability', 'Memory (estimated)'].map((h) => el('th', { scope: 'col' }, h)))));
     for (const region of regions) {
       const inRegion = c.members.filter((m) => m.region === region);
       const body = el('tbody', { 'data-region': region },
-        el('tr', { class: 'group' }, el('th', { colspan: 4, scope: 'rowgroup' },
+        el('tr', { class: 'group' }, el('th', { colspan: 5, scope: 'rowgroup' },
           `${region} (${inRegion.length} member${inRegion.length === 1 ? '' : 's'})`)));
       for (const m of inRegion) {
         const self = m.address === c.self;
@@ -269,7 +283,8 @@
         el('th', { scope: 'row' }, name, self ? ' (this node)' : '', m.address === c.leader ? ' (leader)' : ''),
         el('td', {}, m.zone),
         el('td', { class: m.status === 'Up' ? 'ok' : 'warn' }, m.status),
-        el('td', { class: m.reachable ? 'ok' : 'bad' }, m.reachable ? '✓ reachable' : '✗ unreachable')));
+        el('td', { class: m.reachable ? 'ok' : 'bad' }, m.reachable ? '✓ reachable' : '✗ unreachable'),
+        el('td', {}, memory(m))));
       }
       table.append(body);
     }

@@ -140,7 +140,7 @@ final class DeployCommand implements Callable<Integer> {
     /** Polls the version's placement until every replica is ready, with a progress bar naming the nodes. */
     private int awaitReplicas(GatewayClient client, String placementPath, int expected) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(waitSeconds);
-        Placement last = new Placement(0, expected, "no placement yet");
+        Placement last = new Placement(0, expected, "no placement yet", "");
         try (ProgressBar bar = new ProgressBarBuilder().setTaskName("replicas ready").setInitialMax(expected)
                 .setConsumer(new ConsoleProgressBarConsumer(System.err)).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate().build()) {
             while (System.nanoTime() < deadline) {
@@ -160,12 +160,13 @@ final class DeployCommand implements Callable<Integer> {
             return 0;
         }
         System.err.println(model + "@" + version + " was not ready after " + waitSeconds + " s: " + last.ready() + "/"
-                + last.total() + " replicas ready (" + last.nodes() + "); see meshinfer status");
+                + last.total() + " replicas ready (" + last.nodes() + ")"
+                + (last.reasons().isEmpty() ? "" : "; waiting: " + last.reasons()) + "; see meshinfer status");
         return 1;
     }
 
     /** Ready replicas out of the desired count, and "replica: node status" for each. */
-    private record Placement(int ready, int total, String nodes) {
+    private record Placement(int ready, int total, String nodes, String reasons) {
     }
 
     private static Placement placement(GatewayClient client, String path, Placement previous) {
@@ -173,19 +174,25 @@ final class DeployCommand implements Callable<Integer> {
             GatewayClient.Reply r = client.get(path);
             if (!r.ok()) {
                 return new Placement(previous.ready(), previous.total(), "HTTP " + r.status() + ": "
-                        + Cli.errorText(r.body()));
+                        + Cli.errorText(r.body()), previous.reasons());
             }
             JsonNode n = MAPPER.readTree(r.body());
             List<String> parts = new ArrayList<>();
+            java.util.Set<String> reasons = new java.util.LinkedHashSet<>();
             for (JsonNode p : n.path("placement")) {
                 String id = p.path("replica").asText();
                 String suffix = id.substring(id.lastIndexOf('#'));
                 String node = p.path("node").isTextual() ? p.path("node").asText() : "-";
                 parts.add(suffix + " " + node + " " + p.path("status").asText());
+                if (p.path("reason").isTextual()) {
+                    reasons.add(p.path("reason").asText());
+                }
             }
-            return new Placement(n.path("ready").asInt(), n.path("replicas").asInt(), String.join(", ", parts));
+            return new Placement(n.path("ready").asInt(), n.path("replicas").asInt(), String.join(", ", parts),
+                    String.join("; ", reasons));
         } catch (IOException e) {
-            return new Placement(previous.ready(), previous.total(), "cannot read the placement: " + e.getMessage());
+            return new Placement(previous.ready(), previous.total(), "cannot read the placement: " + e.getMessage(),
+                    previous.reasons());
         }
     }
 

@@ -71,6 +71,11 @@ final class NodeCommand implements Callable<Integer> {
             + " served to cluster members only (mutual TLS); 0: any free port (default: from config, 0).")
     Integer artifactPort;
 
+    @Option(names = "--memory-budget", description = "Memory this node offers its model replicas, e.g. 512MiB or 4GiB;"
+            + " placement puts a replica here only while the estimates (model file size x"
+            + " meshinfer.placement.memory-overhead) fit (default: from config, off: no limit).")
+    String memoryBudget;
+
     @Option(names = "--config", description = "Extra HOCON configuration file; flags override it.")
     Path configFile;
 
@@ -86,9 +91,17 @@ final class NodeCommand implements Callable<Integer> {
             + " MESHINFER_LOG_FORMAT, 'text').")
     String logFormat;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         Config config = buildConfig();
+        try {
+            io.meshinfer.shard.MemoryBudget.nodeBudget(config);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
         io.meshinfer.node.LogFormat.apply(config);
         try (NodeResources resources = NodeResources.open(RuntimeSettings.fromConfig(config),
                 Path.of(config.getString("meshinfer.node.data-dir")))) {
@@ -168,6 +181,9 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (managementPort != null) {
             o.put("meshinfer.cluster.kubernetes.management-port", managementPort);
+        }
+        if (memoryBudget != null) {
+            o.put("meshinfer.node.memory-budget", memoryBudget);
         }
         if (logFormat != null) {
             o.put("meshinfer.logging.format", logFormat);

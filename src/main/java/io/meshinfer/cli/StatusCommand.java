@@ -33,15 +33,23 @@ final class StatusCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** A member's estimated replica memory against its budget ({@code -}: no budget). */
+    private static String memory(JsonNode m) {
+        String allocated = io.meshinfer.shard.MemoryBudget.human(m.path("memoryAllocated").asLong());
+        JsonNode budget = m.path("memoryBudget");
+        return allocated + " / " + (budget.isNumber() ? io.meshinfer.shard.MemoryBudget.human(budget.asLong()) : "-");
+    }
+
     /** Prints the cluster status as small tables: members, replicas, models, attestation per version. */
     static void print(JsonNode s, PrintStream out) {
         out.println("cluster seen from " + s.path("selfName").asText() + " (" + s.path("self").asText() + ")");
         out.println();
-        out.printf("%-22s %-12s %-12s %-9s %-9s %s%n", "MEMBER", "REGION", "ZONE", "STATUS", "REACHABLE", "ADDRESS");
+        out.printf("%-22s %-12s %-12s %-9s %-9s %-23s %s%n", "MEMBER", "REGION", "ZONE", "STATUS", "REACHABLE",
+                "MEMORY (EST./BUDGET)", "ADDRESS");
         for (JsonNode m : s.path("members")) {
-            out.printf("%-22s %-12s %-12s %-9s %-9s %s%n", m.path("name").asText(), m.path("region").asText(),
+            out.printf("%-22s %-12s %-12s %-9s %-9s %-23s %s%n", m.path("name").asText(), m.path("region").asText(),
                     m.path("zone").asText(), m.path("status").asText(), m.path("reachable").asBoolean() ? "yes" : "NO",
-                    m.path("address").asText());
+                    memory(m), m.path("address").asText());
         }
         out.println();
         out.printf("%-30s %-22s %-9s %9s %7s %s%n", "REPLICA", "NODE", "STATUS", "REQUESTS", "RUNS", "MEAN BATCH");

@@ -9,6 +9,7 @@ import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.registry.ReplicaId;
 import io.meshinfer.routing.MemberInfo;
+import io.meshinfer.shard.MemoryBudget;
 import io.meshinfer.shard.ServedCounters;
 
 /** The JSON of {@code GET /v1/cluster} and of a version's placement, from a {@link ClusterSnapshot}. */
@@ -20,11 +21,9 @@ final class ClusterStatus {
      * The JSON of {@code GET /v1/models/{m}/versions/{v}/placement}: one entry per desired
      * replica of {@code m} (by replica id, in order) with its node, region and status
      * ({@code ready}, {@code loading}, {@code unreachable}, or {@code pending} while no node
-     * has published it), and how many are ready.
-     */
-    /**
-     * Where the replicas of a version run; for a pipeline, {@code manifests} is the pipeline
-     * followed by its stages, and the replicas listed are the stages' ({@code m~stage-i@v#r}).
+     * has published it, with the {@code reason} it waits when this node can tell), and how many
+     * are ready. For a pipeline, {@code manifests} is the pipeline followed by its stages, and the
+     * replicas listed are the stages' ({@code m~stage-i@v#r}).
      */
     static ObjectNode placementJson(ClusterSnapshot s, java.util.List<ModelManifest> manifests, ObjectMapper mapper) {
         ModelManifest head = manifests.get(0);
@@ -53,6 +52,7 @@ final class ClusterStatus {
                     o.putNull("region");
                     o.put("ready", false);
                     o.put("status", "pending");
+                    pendingReason(s, m).ifPresent(reason -> o.put("reason", reason));
                     continue;
                 }
                 boolean isReady = r.ready() && r.live();
@@ -68,6 +68,25 @@ final class ClusterStatus {
         return n;
     }
 
+    /**
+     * Why a replica of {@code m} that no node has published may be waiting, when this node can
+     * tell: no replica host may run it (regions), or none of them has room left in its memory
+     * budget. Empty otherwise (it is being placed or loaded).
+     */
+    static java.util.Optional<String> pendingReason(ClusterSnapshot s, ModelManifest m) {
+        java.util.List<MemberInfo> hosts = s.hostsFor(m.regions());
+        if (hosts.isEmpty()) {
+            return java.util.Optional.of("no reachable replica host"
+                    + (m.regions().isEmpty() ? "" : " in regions " + m.regions()));
+        }
+        if (s.roomFor(m)) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of("no node has memory budget left: a replica needs an estimated "
+                + MemoryBudget.human(s.memory().estimate(m)) + " (model file " + MemoryBudget.human(m.sizeBytes())
+                + " x memory-overhead " + s.memory().overhead() + ")");
+    }
+
     static ObjectNode toJson(ClusterSnapshot s, ObjectMapper mapper) {
         ObjectNode n = mapper.createObjectNode();
         n.put("self", s.self());
@@ -76,6 +95,7 @@ final class ClusterStatus {
         n.put("zone", s.zone());
         n.put("islandMode", s.islandMode());
         n.put("leader", s.leader());
+        n.put("memoryOverhead", s.memory().overhead());
         ArrayNode members = n.putArray("members");
         for (MemberInfo m : s.members()) {
             ObjectNode o = members.addObject();
@@ -89,6 +109,12 @@ final class ClusterStatus {
             if (!m.artifacts().isEmpty()) {
                 o.put("artifacts", m.artifacts());
             }
+            if (m.memoryBudget().isPresent()) {
+                o.put("memoryBudget", m.memoryBudget().getAsLong());
+            } else {
+                o.putNull("memoryBudget");
+            }
+            o.put("memoryAllocated", s.allocatedOn(m.address()));
         }
         ArrayNode replicas = n.putArray("replicas");
         for (ClusterSnapshot.Replica r : s.replicas()) {

@@ -20,6 +20,7 @@ import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.runtime.ModelLoadException;
 import io.meshinfer.runtime.ModelSignature;
 import io.meshinfer.runtime.TensorSpec;
+import io.meshinfer.shard.MemoryBudget;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -526,6 +527,11 @@ public final class HttpGateway extends AllDirectives {
                                 + " deploy a new version or undeploy this one first")));
             }
         }
+        Optional<String> tooLarge = exceedsEveryBudget("model '" + req.model() + "' version '" + req.version()
+                + "'", "model file", inspected.size(), options.regions(), 0);
+        if (tooLarge.isPresent()) {
+            return conflict(tooLarge.get());
+        }
         ModelManifest manifest = new ModelManifest(req.model(), req.version(), inspected.sha256(), inspected.size(),
                 inspected.signature(), options.replicas(), options.regions(), options.maxBatch(),
                 options.maxDelayMillis(), backend.nodeName(), System.currentTimeMillis(), req.by(),
@@ -537,6 +543,47 @@ public final class HttpGateway extends AllDirectives {
             log.info("deployed {} ({} replicas, sha256 {})", manifest.key(), manifest.replicas(), manifest.sha256());
             return json(existing.isPresent() ? StatusCodes.OK : StatusCodes.CREATED, manifestJson(manifest));
         });
+    }
+
+    private CompletionStage<HttpResponse> conflict(String message) {
+        return CompletableFuture.completedFuture(json(StatusCodes.CONFLICT,
+                mapper.createObjectNode().put("error", message)));
+    }
+
+    /**
+     * Deploy admission against node memory budgets: why one replica of {@code what} (a file of
+     * {@code sizeBytes}) can never be placed, when every Up replica host its {@code regions}
+     * allow has a budget ({@code meshinfer.node.memory-budget}) and the replica's estimate
+     * exceeds the largest; empty when some host could take it, when a host without a budget may
+     * (unlimited), or when no host is known yet (placement waits for one). Free room is not
+     * judged here: that changes as replicas come and go, and placement waits for it.
+     *
+     * @param stages the stage count when {@code what} is a pipeline stage, 0 for a whole model
+     */
+    private Optional<String> exceedsEveryBudget(String what, String file, long sizeBytes, Set<String> regions,
+                                                int stages) {
+        ClusterSnapshot cluster = backend.clusterSnapshot();
+        java.util.List<io.meshinfer.routing.MemberInfo> hosts = cluster.hostsFor(regions);
+        if (hosts.isEmpty() || hosts.stream().anyMatch(h -> h.memoryBudget().isEmpty())) {
+            return Optional.empty();
+        }
+        io.meshinfer.routing.MemberInfo largest = hosts.stream()
+                .max(java.util.Comparator.comparingLong(h -> h.memoryBudget().getAsLong())).orElseThrow();
+        long budget = largest.memoryBudget().getAsLong();
+        long estimate = cluster.memory().estimate(sizeBytes);
+        if (estimate <= budget) {
+            return Optional.empty();
+        }
+        long perStage = Math.max(2, (estimate + budget - 1) / budget);
+        long suggested = stages == 0 ? perStage : stages * perStage;
+        return Optional.of(what + " does not fit any node: one replica needs an estimated "
+                + MemoryBudget.human(estimate) + " (" + file + " " + MemoryBudget.human(sizeBytes)
+                + " x meshinfer.placement.memory-overhead " + cluster.memory().overhead() + "), more than the"
+                + " largest memory budget of the " + hosts.size() + " replica host(s)"
+                + (regions.isEmpty() ? "" : " in regions " + regions) + " (" + MemoryBudget.human(budget) + " on "
+                + largest.name() + "); deploy it split into pipeline stages, e.g. with stages=" + suggested
+                + (stages > 0 ? " (it is now split into " + stages + ")" : "") + ", or add a node with a larger"
+                + " --memory-budget");
     }
 
     /** One stage of a split model, stored in the artifact store: what its manifest needs. */
@@ -598,6 +645,13 @@ public final class HttpGateway extends AllDirectives {
                             + " different content or stages (sha256 " + existing.get().sha256() + ", "
                             + existing.get().stages() + " stages); versions are immutable: deploy a new version or"
                             + " undeploy this one first")));
+        }
+        for (int i = 0; i < stages.size(); i++) {
+            Optional<String> tooLarge = exceedsEveryBudget("stage " + i + " of model '" + req.model() + "' version '"
+                    + req.version() + "'", "stage file", stages.get(i).size(), options.regions(), stages.size());
+            if (tooLarge.isPresent()) {
+                return conflict(tooLarge.get());
+            }
         }
         long now = System.currentTimeMillis();
         CompletionStage<Done> chain = CompletableFuture.completedFuture(Done.getInstance());

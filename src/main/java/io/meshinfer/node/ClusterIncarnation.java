@@ -15,6 +15,7 @@ import io.meshinfer.rollout.StatsReporter;
 import io.meshinfer.rollout.VersionStats;
 import io.meshinfer.shard.GracefulLeave;
 import io.meshinfer.shard.LargeMessages;
+import io.meshinfer.shard.MemoryBudget;
 import io.meshinfer.shard.ModelReplica;
 import io.meshinfer.shard.PlacementStrategy;
 import io.meshinfer.shard.ReplicaEnvironment;
@@ -130,7 +131,7 @@ final class ClusterIncarnation {
                 config.getDuration("meshinfer.placement.stop-linger"), large, continuation);
         system.systemActorOf(Attestations.create(pool.attestor(),
                 config.getDuration("meshinfer.attestation.write-timeout")), "attestations", Props.empty());
-        ModelReplica.init(system, env, new PlacementStrategy(catalogView));
+        ModelReplica.init(system, env, new PlacementStrategy(catalogView, MemoryBudget.fromConfig(config)));
         system.systemActorOf(ReplicaReconciler.create(catalogView, locations, locationView,
                 config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());
         RolloutSettings rolloutSettings = RolloutSettings.fromConfig(config);

@@ -82,6 +82,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final Config config;
     private volatile Config clusterConfig;
     private final NodeSettings settings;
+    private final io.meshinfer.shard.MemoryBudget memory;
     private final NodeTls tls;
     private final NodeResources resources;
     private final ActorSystem<Void> local;
@@ -118,6 +119,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
 
     private MeshNode(Config config, NodeResources resources) {
         this.settings = NodeSettings.fromConfig(config);
+        this.memory = io.meshinfer.shard.MemoryBudget.fromConfig(config);
         this.authenticator = authenticator(SecuritySettings.fromConfig(config));
         this.audit = openAudit(AuditSettings.fromConfig(config), settings);
         this.httpEntry = new EntryPoint(this, audit, "http");
@@ -205,6 +207,9 @@ public final class MeshNode implements NodeBackend, InferenceService {
         node.scheduleArtifactGc(config);
         log.info("node {} (region {}, zone {}) serving HTTP on {}", node.settings.name(), node.settings.region(),
                 node.settings.zone(), node.binding.localAddress());
+        node.settings.memoryBudget().ifPresent(b -> log.info("node {}: memory budget for replicas {}"
+                + " (estimates: artifact size x meshinfer.placement.memory-overhead {})", node.settings.name(),
+                io.meshinfer.shard.MemoryBudget.human(b), node.memory.overhead()));
         node.artifactUrl().ifPresent(url -> log.info("node {}: model artifacts are served only to cluster members,"
                 + " over mutual TLS on {} (the HTTP port refuses them)", node.settings.name(), url));
         node.tls.logStatus(node.settings.name(), org.apache.pekko.cluster.typed.Cluster.get(node.clusterSystem())
@@ -222,6 +227,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         artifactUrl.ifPresent(url -> roles.add("artifacts:" + url));
         if (config.getBoolean("meshinfer.node.host-replicas")) {
             roles.add(io.meshinfer.shard.ModelReplica.REPLICA_HOST_ROLE);
+            settings.memoryBudget().ifPresent(b -> roles.add(io.meshinfer.shard.MemoryBudget.role(b)));
         }
         return roles;
     }
@@ -622,7 +628,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         }
         return new ClusterSnapshot(self, settings.name(), settings.region(), settings.zone(), islandMode(), leader,
                 members, replicas, localReplicas, new ArrayList<>(catalog.models().values()), served.lines(),
-                pool.attestor().all(), drift.statuses());
+                pool.attestor().all(), drift.statuses(), memory);
     }
 
     @Override

@@ -91,7 +91,7 @@ public final class MembershipWatcher extends AbstractBehavior<MembershipWatcher.
                     MemberInfo.role(roles, "region:", ""), MemberInfo.role(roles, "zone:", ""),
                     MemberInfo.role(roles, "http:", ""), MemberInfo.role(roles, "artifacts:", ""),
                     m.status().toString(), !unreachable.contains(m),
-                    roles.contains("replica-host")));
+                    roles.contains("replica-host"), io.meshinfer.shard.MemoryBudget.budgetOf(roles)));
         }
         Member self = cluster.selfMember();
         view.update(self.address().toString(), self.status().toString(), members, lost);

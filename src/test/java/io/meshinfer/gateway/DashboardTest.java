@@ -197,6 +197,8 @@ class DashboardTest {
         assertTrue(html.contains("<tr data-member=\"dash-b\" data-region=\"us-east\" data-status=\"Up\""
                 + " data-reachable=\"true\">"), html);
         assertTrue(html.contains("eu-west (1 member)") && html.contains("us-east (1 member)"), html);
+        // each member's estimated replica memory (these nodes have no memory budget)
+        assertTrue(html.contains("Memory (estimated)") && html.contains(" (no budget)"), html);
         // replicas per node
         assertTrue(html.contains("<tbody data-node=\"dash-b\">"), html);
         assertTrue(html.contains("<tr data-replica=\"dash-model@1#0\" data-ready=\"true\">"), html);
