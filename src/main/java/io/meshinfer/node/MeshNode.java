@@ -152,7 +152,12 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
         this.chain = new io.meshinfer.pipeline.StageChain(catalog, this::route, routerSettings,
                 io.meshinfer.pipeline.PipelineSettings.fromConfig(config), metrics::pipelineActivations,
-                metrics::pipelineNetwork);
+                metrics::pipelineNetwork, (request, manifest, start, result, via) -> {
+                    ClusterIncarnation inc = current.get();
+                    if (inc != null) {
+                        inc.router().trackRollout(request, manifest, start, result, via);
+                    }
+                });
         this.ensembles = new io.meshinfer.ensemble.EnsembleService(catalog, chain, routerSettings, settings.name(),
                 settings.region(), metrics::ensembleMember);
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");

@@ -61,14 +61,26 @@ public final class StageChain implements InferenceService {
     private final PipelineSettings settings;
     private final ActivationRecorder activations;
     private final ActivationRecorder network;
+    private final RolloutTracker rollouts;
+
+    /** Records pipeline requests to versions in a rollout (see {@code Router.trackRollout}). */
+    @FunctionalInterface
+    public interface RolloutTracker {
+        RolloutTracker NONE = (request, manifest, startNanos, result, via) -> { };
+
+        void track(InferenceRequest request, ModelManifest manifest, long startNanos,
+                   CompletionStage<InferenceResponse> result, InferenceService via);
+    }
 
     /**
      * @param activations receives the bytes this node hands from one stage to the next, per request
      * @param network receives the bytes of stage requests that reached this node from another one
+     * @param rollouts records pipeline requests for rollouts between pipeline versions
      */
     public StageChain(CatalogView catalog, InferenceService stages, RouterSettings routing, PipelineSettings settings,
-                      ActivationRecorder activations, ActivationRecorder network) {
+                      ActivationRecorder activations, ActivationRecorder network, RolloutTracker rollouts) {
         this.network = network;
+        this.rollouts = rollouts;
         this.catalog = catalog;
         this.stages = stages;
         this.routing = routing;
@@ -81,6 +93,7 @@ public final class StageChain implements InferenceService {
         if (!servesPipeline(catalog.models().get(request.model()))) {
             return stages.infer(request); // the usual case: no version is a pipeline (or no such model)
         }
+        long start = System.nanoTime();
         ModelManifest pipeline;
         try {
             pipeline = Router.resolve(catalog, request);
@@ -98,6 +111,7 @@ public final class StageChain implements InferenceService {
         long budget = Math.min(request.timeoutMillis(), routing.maxTimeout().toMillis());
         Run run = new Run(request, pipeline, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budget));
         run.stage(0, request.inputs());
+        rollouts.track(request, pipeline, start, run.result, this);
         return run.result;
     }
 

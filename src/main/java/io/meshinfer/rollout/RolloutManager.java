@@ -398,6 +398,24 @@ public final class RolloutManager extends AbstractBehavior<RolloutManager.Comman
         if (m == null) {
             return Optional.of("version " + r.to() + " is no longer deployed");
         }
+        if (!m.isPipeline()) {
+            return notReady(m, r.to(), everyReplica);
+        }
+        // a pipeline is ready when each of its stages is
+        for (String stage : m.stageModels()) {
+            ModelEntry stageEntry = entries.get(stage);
+            ModelManifest sm = stageEntry == null ? null : stageEntry.versions().get(r.to());
+            Optional<String> problem = sm == null ? Optional.of("stage " + stage + " of version " + r.to()
+                    + " is not deployed") : notReady(sm, r.to() + " (stage " + stage + ")", everyReplica);
+            if (problem.isPresent()) {
+                return problem;
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Why the replicas of one model version ({@code what}, for messages) may not take traffic yet. */
+    private Optional<String> notReady(ModelManifest m, String what, boolean everyReplica) {
         int ready = 0;
         Set<String> nodes = new TreeSet<>();
         for (String id : m.replicaIds()) {
@@ -409,10 +427,10 @@ public final class RolloutManager extends AbstractBehavior<RolloutManager.Comman
             }
         }
         if (ready == 0 || (everyReplica && ready < m.replicas())) {
-            return Optional.of("waiting for " + r.to() + " to be ready: " + ready + " of " + m.replicas()
+            return Optional.of("waiting for " + what + " to be ready: " + ready + " of " + m.replicas()
                     + " replicas ready");
         }
-        return attestation.problem(m, nodes).map(p -> "waiting for " + r.to() + " to be attested: " + p);
+        return attestation.problem(m, nodes).map(p -> "waiting for " + what + " to be attested: " + p);
     }
 
     private void judge(String model, Rollout r) {

@@ -153,17 +153,38 @@ public final class Router implements InferenceService {
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
         attempt(request, prepared, manifest, deadline, new HashSet<>(), 1, null, result);
         if (tracked != null) {
-            String key = tracked;
-            boolean mirror = request.version() == null && manifest.version().equals(rollout.from())
-                    && ThreadLocalRandom.current().nextDouble() < rollout.mirrorFraction();
-            result.whenComplete((response, error) -> {
-                stats.record(key, System.nanoTime() - start, error != null && countsAgainstVersion(error));
-                if (mirror && error == null) {
-                    mirror(request, response, rollout);
-                }
-            });
+            track(request, manifest, rollout, start, result, this);
         }
         return result;
+    }
+
+    /**
+     * Records a request to a version in a rollout that this router did not route itself (a
+     * pipeline, chained by the node outside the router), as {@link #infer} records its own:
+     * its latency and outcome feed the rollout's gates, and a share of the old version's
+     * unpinned answers is mirrored to the new version through {@code via}. Does nothing
+     * when {@code manifest}'s model has no rollout of that version in progress.
+     */
+    public void trackRollout(InferenceRequest request, ModelManifest manifest, long startNanos,
+                             CompletionStage<InferenceResponse> result, InferenceService via) {
+        Rollout rollout = catalog.model(manifest.model()).map(ModelEntry::rollout).orElse(null);
+        if (rollout != null && rollout.active() && rollout.model().equals(manifest.model())
+                && (manifest.version().equals(rollout.from()) || manifest.version().equals(rollout.to()))) {
+            track(request, manifest, rollout, startNanos, result, via);
+        }
+    }
+
+    private void track(InferenceRequest request, ModelManifest manifest, Rollout rollout, long startNanos,
+                       CompletionStage<InferenceResponse> result, InferenceService via) {
+        String key = manifest.key();
+        boolean mirror = request.version() == null && manifest.version().equals(rollout.from())
+                && ThreadLocalRandom.current().nextDouble() < rollout.mirrorFraction();
+        result.whenComplete((response, error) -> {
+            stats.record(key, System.nanoTime() - startNanos, error != null && countsAgainstVersion(error));
+            if (mirror && error == null) {
+                mirror(request, response, rollout, via);
+            }
+        });
     }
 
     /** Whether a failure says something about the version (not about where the caller may be served). */
@@ -181,7 +202,7 @@ public final class Router implements InferenceService {
      * its answer agrees with the one the caller got; the copy's answer is never returned.
      * At most {@code mirrorMaxInFlight} copies are in flight on this node; more are dropped.
      */
-    private void mirror(InferenceRequest request, InferenceResponse served, Rollout rollout) {
+    private void mirror(InferenceRequest request, InferenceResponse served, Rollout rollout, InferenceService via) {
         if (mirrorsInFlight.incrementAndGet() > mirrorMaxInFlight) {
             mirrorsInFlight.decrementAndGet();
             mirrorsDropped.increment();
@@ -192,7 +213,7 @@ public final class Router implements InferenceService {
                 request.principal(), request.trace().child());
         String key = rollout.model() + "@" + rollout.to();
         RolloutSpec.Gates gates = rollout.spec().gates();
-        infer(copy).whenComplete((response, error) -> {
+        via.infer(copy).whenComplete((response, error) -> {
             mirrorsInFlight.decrementAndGet();
             if (error == null) {
                 OutputComparison c = OutputComparison.of(served, response,

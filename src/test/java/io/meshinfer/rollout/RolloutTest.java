@@ -182,6 +182,45 @@ class RolloutTest {
     }
 
     @Test
+    void pipelineVersionsRollOutLikeWholeModels() throws Exception {
+        assertEquals(201, Http.put(node.url() + "/v1/models/piped/versions/1?stages=2", DemoModel.build()).status());
+        assertEquals(201, Http.put(node.url() + "/v1/models/piped/versions/2?stages=2", DemoModel.build(7)).status());
+        await().atMost(Duration.ofSeconds(30)).until(() -> node.node().versionReady("piped", "1")
+                && node.node().versionReady("piped", "2"));
+        Load load = new Load(node.node().client(), "piped");
+        try (load) {
+            Http.Reply r = start("piped", "{\"to\":\"2\",\"strategy\":\"canary\",\"steps\":[50,100],"
+                    + "\"stepSeconds\":0.5,\"gates\":{\"minRequests\":5,\"maxP99Ratio\":null}}");
+            assertEquals(202, r.status(), r.body());
+            await().atMost(Duration.ofSeconds(60)).until(() -> rollout("piped").path("state").asText(),
+                    s -> !s.equals("running"));
+        }
+        JsonNode s = rollout("piped");
+        assertEquals("completed", s.path("state").asText(), s.toString());
+        assertEquals(List.of(1, 2), appliedSteps(s), s.toString());
+        assertEquals(load.sent.get(), load.answered.get());
+        assertEquals(0, load.failed(), "failures: " + load.failures);
+        assertTrue(load.byVersion.containsKey("1") && load.byVersion.containsKey("2"), load.byVersion.toString());
+
+        // a shadow rollout to pipeline version 3 (other weights) compares the chained answers and rolls back
+        assertEquals(201, Http.put(node.url() + "/v1/models/piped/versions/3?stages=2", DemoModel.build(99)).status());
+        await().atMost(Duration.ofSeconds(30)).until(() -> node.node().versionReady("piped", "3"));
+        Load shadowLoad = new Load(node.node().client(), "piped");
+        try (shadowLoad) {
+            Http.Reply r = start("piped", "{\"to\":\"3\",\"strategy\":\"shadow\",\"steps\":[50,100],"
+                    + "\"stepSeconds\":5,\"gates\":{\"minAgreement\":0.99,\"minRequests\":20}}");
+            assertEquals(202, r.status(), r.body());
+            await().atMost(Duration.ofSeconds(60)).until(() -> rollout("piped").path("state").asText(),
+                    st -> !st.equals("running"));
+        }
+        JsonNode shadow = rollout("piped");
+        assertEquals("rolled_back", shadow.path("state").asText(), shadow.toString());
+        assertTrue(shadow.path("reason").asText().contains("agreed"), shadow.path("reason").asText());
+        assertEquals(0, shadowLoad.failed(), "failures: " + shadowLoad.failures);
+        assertEquals(shadowLoad.sent.get(), shadowLoad.byVersion.get("2").get(), shadowLoad.byVersion.toString());
+    }
+
+    @Test
     void shadowComparesAnswersWithoutReturningThemAndRollsBackOnDisagreement() throws Exception {
         deploy("shadowed", "1", DemoModel.build());
         deploy("shadowed", "2", DemoModel.build(99)); // other weights: other classes
