@@ -57,10 +57,15 @@ public final class EnsembleService implements InferenceService {
     private final String node;
     private final String region;
     private final MemberRecorder recorder;
+    private final io.meshinfer.routing.RolloutTracker rollouts;
 
-    /** @param node this node's name and {@code region} its region, for the responses it combines */
+    /**
+     * @param node this node's name and {@code region} its region, for the responses it combines
+     * @param rollouts records ensemble requests for rollouts between ensemble versions
+     */
     public EnsembleService(CatalogView catalog, InferenceService members, RouterSettings routing, String node,
-                           String region, MemberRecorder recorder) {
+                           String region, MemberRecorder recorder, io.meshinfer.routing.RolloutTracker rollouts) {
+        this.rollouts = rollouts;
         this.catalog = catalog;
         this.members = members;
         this.routing = routing;
@@ -83,6 +88,7 @@ public final class EnsembleService implements InferenceService {
         if (!ensemble.isEnsemble()) {
             return members.infer(request);
         }
+        long start = System.nanoTime();
         int rows;
         try {
             rows = ensemble.signature().prepare(request.inputs(), request.outputs(), routing.maxRequestBytes()).rows();
@@ -92,6 +98,7 @@ public final class EnsembleService implements InferenceService {
         long budget = Math.min(request.timeoutMillis(), routing.maxTimeout().toMillis());
         Fanout f = new Fanout(request, ensemble, rows, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budget));
         f.start();
+        rollouts.track(request, ensemble, start, f.result, this);
         return f.result;
     }
 

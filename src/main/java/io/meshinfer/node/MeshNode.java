@@ -152,14 +152,9 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
         this.chain = new io.meshinfer.pipeline.StageChain(catalog, this::route, routerSettings,
                 io.meshinfer.pipeline.PipelineSettings.fromConfig(config), metrics::pipelineActivations,
-                metrics::pipelineNetwork, (request, manifest, start, result, via) -> {
-                    ClusterIncarnation inc = current.get();
-                    if (inc != null) {
-                        inc.router().trackRollout(request, manifest, start, result, via);
-                    }
-                });
+                metrics::pipelineNetwork, this::trackRollout);
         this.ensembles = new io.meshinfer.ensemble.EnsembleService(catalog, chain, routerSettings, settings.name(),
-                settings.region(), metrics::ensembleMember);
+                settings.region(), metrics::ensembleMember, this::trackRollout);
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
         this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
         this.backoffMax = config.getDuration("meshinfer.node.rejoin-backoff-max");
@@ -235,6 +230,15 @@ public final class MeshNode implements NodeBackend, InferenceService {
             settings.memoryBudget().ifPresent(b -> roles.add(io.meshinfer.shard.MemoryBudget.role(b)));
         }
         return roles;
+    }
+
+    /** Feeds a pipeline's or ensemble's request to the rollout statistics of the current incarnation's router. */
+    private void trackRollout(InferenceRequest request, io.meshinfer.registry.ModelManifest manifest, long startNanos,
+                              CompletionStage<InferenceResponse> result, io.meshinfer.routing.InferenceService via) {
+        ClusterIncarnation inc = current.get();
+        if (inc != null) {
+            inc.router().trackRollout(request, manifest, startNanos, result, via);
+        }
     }
 
     private ClusterIncarnation newIncarnation(Config config) {

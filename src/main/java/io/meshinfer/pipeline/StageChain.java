@@ -61,16 +61,7 @@ public final class StageChain implements InferenceService {
     private final PipelineSettings settings;
     private final ActivationRecorder activations;
     private final ActivationRecorder network;
-    private final RolloutTracker rollouts;
-
-    /** Records pipeline requests to versions in a rollout (see {@code Router.trackRollout}). */
-    @FunctionalInterface
-    public interface RolloutTracker {
-        RolloutTracker NONE = (request, manifest, startNanos, result, via) -> { };
-
-        void track(InferenceRequest request, ModelManifest manifest, long startNanos,
-                   CompletionStage<InferenceResponse> result, InferenceService via);
-    }
+    private final io.meshinfer.routing.RolloutTracker rollouts;
 
     /**
      * @param activations receives the bytes this node hands from one stage to the next, per request
@@ -78,7 +69,8 @@ public final class StageChain implements InferenceService {
      * @param rollouts records pipeline requests for rollouts between pipeline versions
      */
     public StageChain(CatalogView catalog, InferenceService stages, RouterSettings routing, PipelineSettings settings,
-                      ActivationRecorder activations, ActivationRecorder network, RolloutTracker rollouts) {
+                      ActivationRecorder activations, ActivationRecorder network,
+                      io.meshinfer.routing.RolloutTracker rollouts) {
         this.network = network;
         this.rollouts = rollouts;
         this.catalog = catalog;

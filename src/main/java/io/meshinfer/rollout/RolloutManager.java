@@ -398,6 +398,9 @@ public final class RolloutManager extends AbstractBehavior<RolloutManager.Comman
         if (m == null) {
             return Optional.of("version " + r.to() + " is no longer deployed");
         }
+        if (m.isEnsemble()) {
+            return Optional.empty(); // no replicas of its own: its members are served (and rolled out) on their own
+        }
         if (!m.isPipeline()) {
             return notReady(m, r.to(), everyReplica);
         }

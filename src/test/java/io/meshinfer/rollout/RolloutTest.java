@@ -221,6 +221,32 @@ class RolloutTest {
     }
 
     @Test
+    void ensembleVersionsRollOutLikeModels() throws Exception {
+        deploy("member-a", "1", DemoModel.build());
+        deploy("member-b", "1", DemoModel.build(7));
+        String one = "{\"members\": [{\"model\": \"member-a\"}], \"combine\": \"mean\"}";
+        String two = "{\"members\": [{\"model\": \"member-a\"}, {\"model\": \"member-b\"}], \"combine\": \"mean\"}";
+        for (String[] v : new String[][] {{"1", one}, {"2", two}}) {
+            Http.Reply r = Http.putJson(node.url() + "/v1/ensembles/combo/versions/" + v[0], v[1]);
+            assertEquals(201, r.status(), r.body());
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> Http.get(node.url() + "/v2/models/combo/ready").status() == 200);
+        Load load = new Load(node.node().client(), "combo");
+        try (load) {
+            Http.Reply r = start("combo", "{\"to\":\"2\",\"strategy\":\"canary\",\"steps\":[50,100],"
+                    + "\"stepSeconds\":0.5,\"gates\":{\"minRequests\":5,\"maxP99Ratio\":null}}");
+            assertEquals(202, r.status(), r.body());
+            await().atMost(Duration.ofSeconds(60)).until(() -> rollout("combo").path("state").asText(),
+                    s -> !s.equals("running"));
+        }
+        JsonNode s = rollout("combo");
+        assertEquals("completed", s.path("state").asText(), s.toString());
+        assertEquals(load.sent.get(), load.answered.get());
+        assertEquals(0, load.failed(), "failures: " + load.failures);
+        assertTrue(load.byVersion.containsKey("1") && load.byVersion.containsKey("2"), load.byVersion.toString());
+    }
+
+    @Test
     void shadowComparesAnswersWithoutReturningThemAndRollsBackOnDisagreement() throws Exception {
         deploy("shadowed", "1", DemoModel.build());
         deploy("shadowed", "2", DemoModel.build(99)); // other weights: other classes
