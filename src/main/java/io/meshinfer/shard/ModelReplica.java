@@ -437,9 +437,15 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
      * mode rather than released.
      */
     private boolean cutOffShutdown() {
-        return CoordinatedShutdown.get(Adapter.toClassic(getContext().getSystem())).getShutdownReason()
-                .map(r -> !GracefulLeave.isLeaving(r))
-                .orElse(false);
+        org.apache.pekko.actor.ActorSystem classic = Adapter.toClassic(getContext().getSystem());
+        Optional<CoordinatedShutdown.Reason> reason = CoordinatedShutdown.get(classic).getShutdownReason();
+        if (reason.isPresent()) {
+            return !GracefulLeave.isLeaving(reason.get());
+        }
+        // the shard region stops as soon as this node sees itself downed, which can be before the
+        // shutdown that follows has a reason: a downed node keeps its replicas for island mode
+        return org.apache.pekko.cluster.Cluster.get(classic).selfMember().status()
+                .equals(org.apache.pekko.cluster.MemberStatus.down());
     }
 
     private void failStashed(ErrorKind kind, String message) {
