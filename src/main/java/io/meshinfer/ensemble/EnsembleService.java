@@ -76,7 +76,8 @@ public final class EnsembleService implements InferenceService {
 
     @Override
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
-        if (!servesEnsemble(catalog.models().get(request.model()))) {
+        ModelEntry entry = catalog.models().get(request.model());
+        if (entry == null || !entry.anyVersion(ModelManifest::isEnsemble)) {
             return members.infer(request);
         }
         ModelManifest ensemble;
@@ -100,19 +101,6 @@ public final class EnsembleService implements InferenceService {
         f.start();
         rollouts.track(request, ensemble, start, f.result, this);
         return f.result;
-    }
-
-    /** Whether any version of {@code entry} is an ensemble (one map lookup for every other model). */
-    private static boolean servesEnsemble(ModelEntry entry) {
-        if (entry == null) {
-            return false;
-        }
-        for (ModelManifest m : entry.versions().values()) {
-            if (m.isEnsemble()) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** One ensemble request in progress: a slot per member, filled once each. */

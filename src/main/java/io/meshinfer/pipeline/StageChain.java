@@ -82,7 +82,8 @@ public final class StageChain implements InferenceService {
 
     @Override
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
-        if (!servesPipeline(catalog.models().get(request.model()))) {
+        io.meshinfer.registry.ModelEntry entry = catalog.models().get(request.model());
+        if (entry == null || !entry.anyVersion(ModelManifest::isPipeline)) {
             return stages.infer(request); // the usual case: no version is a pipeline (or no such model)
         }
         long start = System.nanoTime();
@@ -244,22 +245,5 @@ public final class StageChain implements InferenceService {
                 result.completeExceptionally(cause);
             }
         }
-    }
-
-    /**
-     * Whether any version of {@code entry} is a pipeline; checked before resolving a version,
-     * so requests to plain models pay one map lookup and a loop over their few versions
-     * instead of a second version choice ahead of the router's.
-     */
-    private static boolean servesPipeline(io.meshinfer.registry.ModelEntry entry) {
-        if (entry == null) {
-            return false;
-        }
-        for (ModelManifest m : entry.versions().values()) {
-            if (m.isPipeline()) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -67,6 +67,19 @@ public record ModelEntry(String model, Map<String, ModelManifest> versions, Map<
         return new ModelEntry(model, versions, w, epoch + 1, newRollout);
     }
 
+    /**
+     * Whether any version is {@code kind} (e.g. a pipeline or an ensemble): the one check
+     * requests to every other model pay before a version is chosen, a loop over a few versions.
+     */
+    public boolean anyVersion(java.util.function.Predicate<ModelManifest> kind) {
+        for (ModelManifest m : versions().values()) {
+            if (kind.test(m)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public Optional<ModelManifest> version(String version) {
         return Optional.ofNullable(versions.get(version));
     }
