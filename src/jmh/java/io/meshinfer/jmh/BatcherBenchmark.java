@@ -55,7 +55,8 @@ import org.openjdk.jmh.infra.Blackhole;
  *       at once (the concurrency of PERFORMANCE-NOTES), each answered through a
  *       {@link ResultSink}; an operation ends when the last is answered.
  *       {@code burstBatcher} submits them to a {@link Batcher} with the node's default
- *       policy and runtime dispatcher (two concurrent runs); {@code burstDirectRun} calls
+ *       policy and runtime dispatcher (two concurrent runs; its stream on that dispatcher,
+ *       as on a node); {@code burstDirectRun} calls
  *       {@link LoadedModel#run} once per request on the benchmark thread (no batching);
  *       {@code burstDirectRunBatch} calls {@link LoadedModel#runBatch} on the benchmark
  *       thread in batches of the policy's {@code max-batch}, the batcher's work without
@@ -104,7 +105,9 @@ public class BatcherBenchmark {
             throw new IllegalStateException("meshinfer.batching.queue-capacity " + policy.queueCapacity()
                     + " cannot hold a burst of " + BURST);
         }
-        batcher = Batcher.start("jmh-identity", model, policy, runExecutor, Materializer.createMaterializer(system));
+        String streamDispatcher = config.getString("meshinfer.batching.stream-dispatcher");
+        batcher = Batcher.start("jmh-identity", model, policy, runExecutor, Materializer.createMaterializer(system),
+                streamDispatcher.isEmpty() ? null : streamDispatcher);
 
         Random random = new Random(42);
         requests = new ArrayList<>(BURST);

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.pekko.Done;
 import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.ActorAttributes;
+import org.apache.pekko.stream.Attributes;
 import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.Materializer;
@@ -75,7 +76,8 @@ public final class Batcher {
     private static final int WARM_RUNS = 20;
     private final java.util.concurrent.BlockingQueue<RunScratch> scratches;
 
-    private Batcher(String name, LoadedModel model, BatchPolicy policy, Executor runExecutor, Materializer mat) {
+    private Batcher(String name, LoadedModel model, BatchPolicy policy, Executor runExecutor, Materializer mat,
+                    String streamDispatcher) {
         this.name = name;
         this.model = model;
         this.policy = policy;
@@ -116,6 +118,7 @@ public final class Batcher {
                     return Supervision.resumingDecider().apply(e);
                 }))
                 .toMat(Sink.ignore(), Keep.both())
+                .addAttributes(streamDispatcher == null ? Attributes.none() : ActorAttributes.dispatcher(streamDispatcher))
                 .run(mat);
         this.queue = mat2.first().first();
         this.killSwitch = mat2.first().second();
@@ -131,7 +134,24 @@ public final class Batcher {
      */
     public static Batcher start(String name, LoadedModel model, BatchPolicy policy, Executor runExecutor,
                                 Materializer mat) {
-        return new Batcher(name, model, policy, runExecutor, mat);
+        return new Batcher(name, model, policy, runExecutor, mat, null);
+    }
+
+    /**
+     * Starts a batcher whose stream (batch formation) runs on the Pekko dispatcher
+     * {@code streamDispatcher} of the materializer's system.
+     *
+     * <p>Given the dispatcher whose threads also execute the runs, the thread that finishes
+     * a run forms and starts the next batch itself: no wake-up of another thread between
+     * two runs. That cost dominates a small model's run on a small machine (measured in
+     * BENCHMARKS.md). Nothing in the stream blocks, so a single-thread dispatcher shared
+     * with the runs still makes progress; the stream waits for a free thread like a run.
+     *
+     * @param streamDispatcher a dispatcher id, or null for the materializer's default
+     */
+    public static Batcher start(String name, LoadedModel model, BatchPolicy policy, Executor runExecutor,
+                                Materializer mat, String streamDispatcher) {
+        return new Batcher(name, model, policy, runExecutor, mat, streamDispatcher);
     }
 
     public BatchPolicy policy() {

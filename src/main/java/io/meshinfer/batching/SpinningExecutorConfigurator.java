@@ -44,7 +44,7 @@ public final class SpinningExecutorConfigurator extends ExecutorServiceConfigura
     /**
      * A task queue whose {@code take} polls for up to {@code spinNanos} before blocking.
      * Unbounded in type, bounded in use: the batchers submit at most their
-     * {@code concurrent-runs} runs each.
+     * {@code concurrent-runs} runs each, and their streams one task each.
      */
     static final class SpinningQueue extends LinkedBlockingQueue<Runnable> {
         private final long spinNanos;

@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * JSON or binary tensors, over keep-alive connections of a minimal HTTP/1.1 client (see
  * {@link KeepAliveHttp}) driven by a bounded pool of sender threads. Request bodies are
  * encoded once per input set. Only the status and the response's
- * {@code parameters.batch_rows} (JSON responses) are read back.
+ * {@code parameters.batch_rows} (from the JSON part of binary responses too) are read back.
  */
 public final class HttpTarget implements BenchTarget {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -85,7 +85,7 @@ public final class HttpTarget implements BenchTarget {
             if (r.status() != 200) {
                 return Sample.failure("HTTP_" + r.status());
             }
-            return Sample.success(binary ? 0 : batchRows(r.body()));
+            return Sample.success(batchRows(r.body()));
         } catch (SocketTimeoutException e) {
             return Sample.failure("CLIENT_TIMEOUT");
         } catch (IOException e) {
@@ -126,7 +126,12 @@ public final class HttpTarget implements BenchTarget {
 
     private static int batchRows(byte[] body) {
         try {
-            JsonNode rows = JSON.readTree(body).path("parameters").path("batch_rows");
+            // one JSON value: a binary response continues with its raw tensors after the JSON header
+            JsonNode rows;
+            try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(body)) {
+                JsonNode root = JSON.readTree(p);
+                rows = root == null ? JSON.missingNode() : root.path("parameters").path("batch_rows");
+            }
             return rows.isInt() ? rows.asInt() : 0;
         } catch (IOException e) {
             return 0;

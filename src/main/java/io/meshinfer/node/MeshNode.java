@@ -143,7 +143,9 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 io.meshinfer.observability.DriftSettings.fromConfig(config));
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
                 BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
-                settings.zone(), routerSettings.maxRequestBytes(), served, drift, audit), attestor);
+                settings.zone(), routerSettings.maxRequestBytes(), served, drift, audit), attestor,
+                config.getString("meshinfer.batching.stream-dispatcher").isEmpty() ? null
+                        : config.getString("meshinfer.batching.stream-dispatcher"));
         this.metrics = new io.meshinfer.observability.NodeMetrics(settings.name(), catalog, pool, resources.runtime(),
                 resources.store(), drift, this::clusterSnapshot, () -> {
                     ClusterIncarnation inc = current.get();

@@ -16,6 +16,8 @@ public final class MembershipView {
     private volatile Map<String, MemberInfo> members = Map.of();
     private volatile String self = "";
     private volatile String selfStatus = "Joining";
+    // decided once per membership change: every request asks
+    private volatile boolean cutOff = true;
     private final List<Consumer<String>> lostListeners = new CopyOnWriteArrayList<>();
     private final java.util.concurrent.atomic.LongAdder downed = new java.util.concurrent.atomic.LongAdder();
 
@@ -56,10 +58,13 @@ public final class MembershipView {
      * an island.
      */
     public boolean cutOff() {
+        return cutOff;
+    }
+
+    private static boolean cutOff(String selfStatus, Map<String, MemberInfo> m) {
         if (!selfStatus.equals("Up") && !selfStatus.equals("WeaklyUp")) {
             return true;
         }
-        Map<String, MemberInfo> m = members;
         long counted = m.values().stream().filter(x -> !x.status().equals("Removed") && !x.status().equals("Down")).count();
         long reachable = m.values().stream().filter(x -> x.reachable() && !x.status().equals("Removed")
                 && !x.status().equals("Down")).count();
@@ -81,6 +86,7 @@ public final class MembershipView {
         self = selfAddress;
         selfStatus = status;
         members = Map.copyOf(next);
+        cutOff = cutOff(status, members);
         for (String address : lost) {
             for (Consumer<String> l : lostListeners) {
                 l.accept(address);

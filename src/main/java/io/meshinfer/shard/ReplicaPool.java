@@ -46,6 +46,7 @@ public final class ReplicaPool implements AutoCloseable {
     private final ArtifactFetcher fetcher;
     private final Materializer materializer;
     private final Executor blocking;
+    private final String batcherDispatcher;
     private final BatchPolicy defaults;
     private final PooledReplica.Place place;
     private final Attestor attestor;
@@ -63,10 +64,13 @@ public final class ReplicaPool implements AutoCloseable {
     /**
      * @param attestor checks each loaded session against its version's golden vectors
      *     before the replica serves, and keeps this process's results across memberships
+     * @param batcherDispatcher where the batchers' streams run
+     *     ({@code meshinfer.batching.stream-dispatcher}), or null for the materializer's default
      */
     public ReplicaPool(ModelRuntime runtime, ArtifactFetcher fetcher, Materializer materializer, Executor blocking,
-                       BatchPolicy defaults, PooledReplica.Place place, Attestor attestor) {
+                       BatchPolicy defaults, PooledReplica.Place place, Attestor attestor, String batcherDispatcher) {
         this.runtime = runtime;
+        this.batcherDispatcher = batcherDispatcher;
         this.fetcher = fetcher;
         this.materializer = materializer;
         this.blocking = blocking;
@@ -119,7 +123,7 @@ public final class ReplicaPool implements AutoCloseable {
             try {
                 attestor.attest(manifest, model); // a session that deviates from the golden vectors never serves
                 BatchPolicy policy = defaults.withOverrides(manifest.maxBatch(), manifest.maxDelayMillis());
-                Batcher batcher = Batcher.start(entityId, model, policy, blocking, materializer);
+                Batcher batcher = Batcher.start(entityId, model, policy, blocking, materializer, batcherDispatcher);
                 return new PooledReplica(entityId, manifest, model, batcher, place);
             } catch (ModelLoadException | RuntimeException e) {
                 runtime.release(model);

@@ -282,6 +282,48 @@ class BatcherTest {
         }
     }
 
+    /**
+     * The node's layout: the batcher's stream on the runtime dispatcher, whose threads also
+     * execute the runs. With a single such thread the stream and the runs take turns on it;
+     * nothing deadlocks, each caller gets its own result, and requests arriving during a run
+     * share the next one.
+     */
+    @Test
+    void aStreamSharingTheRunThreadServesEveryCaller() throws Exception {
+        ActorSystem<Void> own = ActorSystem.create(Behaviors.empty(), "batcher-on-run-thread",
+                com.typesafe.config.ConfigFactory.parseString(
+                        "meshinfer.runtime-dispatcher.spinning-executor.pool-size = 1")
+                        .withFallback(com.typesafe.config.ConfigFactory.load()));
+        try {
+            Executor runThread = own.dispatchers().lookup(
+                    org.apache.pekko.actor.typed.DispatcherSelector.fromConfig("meshinfer.runtime-dispatcher"));
+            LoadedModel m = model("mlp");
+            Batcher b = Batcher.start("mlp-run-thread", m, policy(16, Duration.ZERO, 512, 2), runThread,
+                    Materializer.createMaterializer(own), "meshinfer.runtime-dispatcher");
+            started.add(b);
+            Answers answers = new Answers();
+            Random rnd = new Random(31);
+            List<float[]> inputs = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                inputs.add(randomFloats(rnd, 4 * (1 + i % 3)));
+            }
+
+            List<Answers.Sink> sinks = submitConcurrently(answers, b, inputs.size(), i -> mlpRequest(m, inputs.get(i)));
+            finish(b, answers);
+
+            for (int i = 0; i < inputs.size(); i++) {
+                float[] x = inputs.get(i);
+                assertArrayEquals(TestModels.mlpReference(x, x.length / 4), sinks.get(i).now().output("y").floats(),
+                        1e-5f, "request " + i);
+            }
+            assertEquals(300, b.stats().succeeded());
+            assertEquals(b.stats().runs(), m.runCount());
+        } finally {
+            own.terminate();
+            own.getWhenTerminated().toCompletableFuture().get(WAIT_SECONDS, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void anIdleBatcherRunsASingleRequestAtOnce() throws Exception {
         LoadedModel m = model("mlp");
