@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * <p>Guarantees:
  * <ul>
  *   <li>A full queue answers {@code OVERLOADED} at once, inside {@link #submit}; so does a
- *       queue holding more than {@code maxQueueDelay} of work, estimated from recent runs.)</li>
+ *       queue holding more than {@code maxQueueDelay} of work beyond the next batch of each
+ *       run slot, estimated from recent runs in whole rounds of full batches.</li>
  *   <li>With {@code maxDelay = 0} a request reaching an idle batcher runs at once; while
  *       every run slot is busy, arriving requests accumulate ({@code batchWeighted}) into
  *       the next batch of up to {@code maxBatch} rows. With {@code maxDelay > 0} a batch
@@ -187,17 +188,22 @@ public final class Batcher {
         stats.submitted.increment();
         outstanding.add(item);
         long limit = policy.maxQueueDelay().toNanos();
-        // rows that fit in the next batch of each run slot start with the next runs: only the rest wait
-        long queued = queuedRows.get() - (long) policy.concurrentRuns() * policy.maxBatch();
+        // Rows that fit in the next batch of each run slot start with the next runs; rows beyond
+        // them wait whole rounds of runs (each slot running a full batch) first. A round is the
+        // unit of waiting: a request behind one more row than the next round holds waits a full
+        // round, however few rows are queued in it.
+        long round = (long) policy.concurrentRuns() * policy.maxBatch();
+        long roundsAhead = queuedRows.get() / round;
         double perRow = nanosPerRow;
+        double waitNanos = roundsAhead * policy.maxBatch() * perRow;
         // the estimate needs warm runs: the first ones (JIT, ONNX Runtime's first allocations) are
         // many times slower and would refuse requests a warm replica serves easily
         boolean warm = stats.runs.sum() >= WARM_RUNS;
-        if (limit > 0 && warm && queued > 0 && perRow > 0 && queued * perRow / policy.concurrentRuns() > limit) {
+        if (limit > 0 && warm && roundsAhead > 0 && perRow > 0 && waitNanos > limit) {
             stats.overloaded.increment();
             item.queued.set(false); // never counted in the queued work
             item.fail(ErrorKind.OVERLOADED, "replica " + name + " is overloaded: about "
-                    + Math.round(queued * perRow / policy.concurrentRuns() / 1e6) + " ms of work is queued (limit "
+                    + Math.round(waitNanos / 1e6) + " ms of work is queued ahead of the next runs (limit "
                     + policy.maxQueueDelay().toMillis() + " ms)");
             return;
         }

@@ -566,6 +566,56 @@ class BatcherTest {
         assertEquals(41, answers.successes() + answers.count(ErrorKind.OVERLOADED));
     }
 
+    /**
+     * Rows that fit in the next batch are accepted whatever the limit; one row more would
+     * wait a whole further run, which is more than the limit, so it is refused even though
+     * only that one row is beyond the next batch.
+     */
+    @Test
+    void queuedWorkCountsInWholeRounds() throws Exception {
+        LoadedModel m = model("mlp");
+        GatedExecutor gate = gate();
+        AtomicInteger runs = new AtomicInteger();
+        Executor firstThenGated = task -> {
+            if (runs.incrementAndGet() <= 20) {
+                runPool.execute(task);
+            } else {
+                gate.execute(task);
+            }
+        };
+        Batcher b = start("mlp-rounds", m, new BatchPolicy(4, Duration.ZERO, 256, 1, Duration.ofNanos(1)),
+                firstThenGated);
+        Answers answers = new Answers();
+        Random rnd = new Random(12);
+        for (int i = 0; i < 20; i++) {
+            answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "calibration " + i);
+            answers.awaitAll();
+        }
+
+        answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "running");
+        gate.awaitDispatched(1);
+        List<Answers.Sink> queued = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            queued.add(answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "#" + i));
+        }
+
+        // "running" waits at the gate before its run starts, so it still counts as queued: three
+        // more rows fill the next batch of four
+        for (int i = 0; i < 10; i++) {
+            Answers.Sink s = queued.get(i);
+            if (i < 3) {
+                assertFalse(s.answered(), "#" + i + " fits in the next batch and waits for it");
+            } else {
+                assertTrue(s.answered() && s.now().deliveredDuringSubmit(), "#" + i + " is refused inside submit");
+                assertEquals(ErrorKind.OVERLOADED, s.now().kind());
+            }
+        }
+        gate.open();
+        finish(b, answers);
+        assertEquals(24, answers.successes());
+        assertEquals(7, answers.count(ErrorKind.OVERLOADED));
+    }
+
     @Test
     void aRequestWhoseDeadlinePassesInTheQueueIsNotRun() throws Exception {
         LoadedModel m = model("mlp");
