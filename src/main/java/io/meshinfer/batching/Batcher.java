@@ -353,9 +353,13 @@ public final class Batcher {
             nanosPerRow = previous == 0 || stats.runs.sum() <= WARM_RUNS ? perRow : 0.8 * previous + 0.2 * perRow;
         }
         stats.batchedRequests.add(items.size());
+        double[] waits = new double[items.size()];
+        for (int i = 0; i < waits.length; i++) {
+            waits[i] = (startNanos - items.get(i).enqueuedNanos) / 1e9;
+        }
+        stats.queueWait.observeAll(waits); // once per run: the run threads share these counters
         for (int i = 0; i < items.size(); i++) {
             Item item = items.get(i);
-            stats.queueWait.observe((startNanos - item.enqueuedNanos) / 1e9);
             item.succeed(select(perRequest.get(i), item.prepared.outputs()), totalRows,
                     startNanos - item.enqueuedNanos);
         }
@@ -435,7 +439,7 @@ public final class Batcher {
         }
 
         PendingBatch add(Item item) {
-            byKey.computeIfAbsent(item.prepared.batchKey(), k -> new ArrayList<>()).add(item);
+            byKey.computeIfAbsent(item.prepared.batchKey(), k -> new ArrayList<>(16)).add(item); // 16: the default max-batch
             return this;
         }
 

@@ -35,6 +35,26 @@ public final class Buckets {
         sum.add(value);
     }
 
+    /** Observes several values with one update per bucket touched and one of the sum. */
+    void observeAll(double[] values) {
+        long[] local = new long[counts.length];
+        double total = 0;
+        for (double value : values) {
+            int i = 0;
+            while (i < bounds.length && value > bounds[i]) {
+                i++;
+            }
+            local[i]++;
+            total += value;
+        }
+        for (int i = 0; i < local.length; i++) {
+            if (local[i] != 0) {
+                counts[i].add(local[i]);
+            }
+        }
+        sum.add(total);
+    }
+
     /** Upper bounds (the last bucket, not listed, is +Inf). */
     public double[] bounds() {
         return bounds.clone();

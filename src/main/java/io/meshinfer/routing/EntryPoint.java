@@ -51,6 +51,9 @@ public final class EntryPoint implements InferenceService {
             audit.offer(record(request, null, e, start, e.getMessage()));
             return CompletableFuture.failedFuture(e);
         }
+        if (!audit.enabled()) {
+            return inner.infer(admitted); // no record to write: build none
+        }
         AuditLog.Ticket ticket = audit.reserve();
         if (ticket == null) {
             return CompletableFuture.failedFuture(new InferenceException.Unavailable(audit.refusal()));

@@ -40,6 +40,7 @@ public final class PooledReplica {
     private final LoadedModel model;
     private final Batcher batcher;
     private final Place place;
+    private final ServedCounters.Version served;
     private volatile Status status = Status.READY;
     private volatile long orphanedAtNanos;
 
@@ -50,6 +51,7 @@ public final class PooledReplica {
         this.model = model;
         this.batcher = batcher;
         this.place = place;
+        this.served = place.served().forVersion(id.model(), id.version());
     }
 
     public String entityId() {
@@ -156,7 +158,7 @@ public final class PooledReplica {
         batcher.submit(prepared, deadline, new ResultSink() {
             @Override
             public void success(List<NamedTensor> outputs, int batchRows, long queueNanos) {
-                place.served().served(id.model(), id.version(), request.residency(), island);
+                served.served(request.residency(), island);
                 place.drift().observe(id.model(), id.version(), request.inputs(), outputs);
                 result.complete(new InferenceResponse(request.id(), id.model(), id.version(), outputs,
                         place.node(), place.region(), batchRows, island, request.trace()));

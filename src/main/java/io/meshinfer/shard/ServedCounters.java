@@ -26,10 +26,27 @@ public final class ServedCounters {
     /** model -> version -> residency constraint -> {all, island} */
     private final Map<String, Map<String, Map<Set<String>, LongAdder[]>>> counters = new ConcurrentHashMap<>();
 
-    void served(String model, String version, Set<String> residency, boolean island) {
-        Map<Set<String>, LongAdder[]> byResidency = counters
+    /** The counters of one model version, for a replica to count into without looking them up each time. */
+    Version forVersion(String model, String version) {
+        return new Version(counters
                 .computeIfAbsent(model, m -> new ConcurrentHashMap<>())
-                .computeIfAbsent(version, v -> new ConcurrentHashMap<>());
+                .computeIfAbsent(version, v -> new ConcurrentHashMap<>()));
+    }
+
+    /** One model version's lines. */
+    static final class Version {
+        private final Map<Set<String>, LongAdder[]> byResidency;
+
+        private Version(Map<Set<String>, LongAdder[]> byResidency) {
+            this.byResidency = byResidency;
+        }
+
+        void served(Set<String> residency, boolean island) {
+            ServedCounters.served(byResidency, residency, island);
+        }
+    }
+
+    private static void served(Map<Set<String>, LongAdder[]> byResidency, Set<String> residency, boolean island) {
         LongAdder[] c = byResidency.get(residency);
         if (c == null) {
             Set<String> key = byResidency.size() >= MAX_CONSTRAINTS ? OTHER : Set.copyOf(residency);
