@@ -265,10 +265,15 @@ class BatcherTest {
     void manyConcurrentCallersEachGetTheirOwnResult() throws Exception {
         LoadedModel m = model("mlp");
         Batcher b = start("mlp-callers", m, policy(16, Duration.ZERO, 512, 2), runPool);
+        assertEachCallerGetsItsOwnResult(b, m, 400, new Random(3));
+    }
+
+    /** Submits {@code n} MLP requests of 1-3 rows at once; each answer must be its own input's result. */
+    private static void assertEachCallerGetsItsOwnResult(Batcher b, LoadedModel m, int n, Random rnd)
+            throws Exception {
         Answers answers = new Answers();
-        Random rnd = new Random(3);
         List<float[]> inputs = new ArrayList<>();
-        for (int i = 0; i < 400; i++) {
+        for (int i = 0; i < n; i++) {
             inputs.add(randomFloats(rnd, 4 * (1 + i % 3)));
         }
 
@@ -284,9 +289,8 @@ class BatcherTest {
 
     /**
      * The node's layout: the batcher's stream on the runtime dispatcher, whose threads also
-     * execute the runs. With a single such thread the stream and the runs take turns on it;
-     * nothing deadlocks, each caller gets its own result, and requests arriving during a run
-     * share the next one.
+     * execute the runs. With a single such thread the stream and the runs take turns on it:
+     * nothing deadlocks, and each caller gets its own result.
      */
     @Test
     void aStreamSharingTheRunThreadServesEveryCaller() throws Exception {
@@ -301,21 +305,7 @@ class BatcherTest {
             Batcher b = Batcher.start("mlp-run-thread", m, policy(16, Duration.ZERO, 512, 2), runThread,
                     Materializer.createMaterializer(own), "meshinfer.runtime-dispatcher");
             started.add(b);
-            Answers answers = new Answers();
-            Random rnd = new Random(31);
-            List<float[]> inputs = new ArrayList<>();
-            for (int i = 0; i < 300; i++) {
-                inputs.add(randomFloats(rnd, 4 * (1 + i % 3)));
-            }
-
-            List<Answers.Sink> sinks = submitConcurrently(answers, b, inputs.size(), i -> mlpRequest(m, inputs.get(i)));
-            finish(b, answers);
-
-            for (int i = 0; i < inputs.size(); i++) {
-                float[] x = inputs.get(i);
-                assertArrayEquals(TestModels.mlpReference(x, x.length / 4), sinks.get(i).now().output("y").floats(),
-                        1e-5f, "request " + i);
-            }
+            assertEachCallerGetsItsOwnResult(b, m, 300, new Random(31));
             assertEquals(300, b.stats().succeeded());
             assertEquals(b.stats().runs(), m.runCount());
         } finally {
@@ -522,13 +512,14 @@ class BatcherTest {
         assertEquals(21, answers.successes() + answers.count(ErrorKind.OVERLOADED));
     }
 
-    @Test
-    void moreQueuedWorkThanTheDelayLimitIsAnsweredOverloadedInsideSubmit() throws Exception {
-        LoadedModel m = model("mlp");
-        GatedExecutor gate = gate();
+    /**
+     * A batcher under a queued-work limit of a nanosecond, warmed by 20 runs that go through
+     * (so it knows how long a row takes), then one request ("running") whose run waits at
+     * {@code gate}: every request submitted after this is queued behind it.
+     */
+    private Batcher warmWithARunAtTheGate(String name, LoadedModel m, int maxBatch, GatedExecutor gate,
+                                          Answers answers, Random rnd) throws Exception {
         AtomicInteger runs = new AtomicInteger();
-        // the first 20 runs go through, so the batcher is warm and knows how long a row takes;
-        // later ones wait at the gate
         Executor firstThenGated = task -> {
             if (runs.incrementAndGet() <= 20) {
                 runPool.execute(task);
@@ -536,18 +527,25 @@ class BatcherTest {
                 gate.execute(task);
             }
         };
-        Batcher b = start("mlp-delay", m, new BatchPolicy(1, Duration.ZERO, 256, 1, Duration.ofNanos(1)),
+        Batcher b = start(name, m, new BatchPolicy(maxBatch, Duration.ZERO, 256, 1, Duration.ofNanos(1)),
                 firstThenGated);
-        Answers answers = new Answers();
-        Random rnd = new Random(11);
-
         for (int i = 0; i < 20; i++) {
             answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "calibration " + i);
             answers.awaitAll();
         }
-
         answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "running");
         gate.awaitDispatched(1);
+        return b;
+    }
+
+    @Test
+    void moreQueuedWorkThanTheDelayLimitIsAnsweredOverloadedInsideSubmit() throws Exception {
+        LoadedModel m = model("mlp");
+        GatedExecutor gate = gate();
+        Answers answers = new Answers();
+        Random rnd = new Random(11);
+        Batcher b = warmWithARunAtTheGate("mlp-delay", m, 1, gate, answers, rnd);
+
         for (int i = 0; i < 20; i++) {
             answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "#" + i);
         }
@@ -575,25 +573,9 @@ class BatcherTest {
     void queuedWorkCountsInWholeRounds() throws Exception {
         LoadedModel m = model("mlp");
         GatedExecutor gate = gate();
-        AtomicInteger runs = new AtomicInteger();
-        Executor firstThenGated = task -> {
-            if (runs.incrementAndGet() <= 20) {
-                runPool.execute(task);
-            } else {
-                gate.execute(task);
-            }
-        };
-        Batcher b = start("mlp-rounds", m, new BatchPolicy(4, Duration.ZERO, 256, 1, Duration.ofNanos(1)),
-                firstThenGated);
         Answers answers = new Answers();
-        Random rnd = new Random(12);
-        for (int i = 0; i < 20; i++) {
-            answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "calibration " + i);
-            answers.awaitAll();
-        }
-
-        answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "running");
-        gate.awaitDispatched(1);
+        Batcher b = warmWithARunAtTheGate("mlp-rounds", m, 4, gate, answers, new Random(12));
+        Random rnd = new Random(13);
         List<Answers.Sink> queued = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
             queued.add(answers.submit(b, mlpRequest(m, randomFloats(rnd, 4)), far(), "#" + i));
