@@ -119,7 +119,8 @@ public final class Batcher {
                     return Supervision.resumingDecider().apply(e);
                 }))
                 .toMat(Sink.ignore(), Keep.both())
-                .addAttributes(streamDispatcher == null ? Attributes.none() : ActorAttributes.dispatcher(streamDispatcher))
+                .addAttributes(streamDispatcher == null ? Attributes.none()
+                        : ActorAttributes.dispatcher(streamDispatcher))
                 .run(mat);
         this.queue = mat2.first().first();
         this.killSwitch = mat2.first().second();
@@ -439,7 +440,8 @@ public final class Batcher {
         }
 
         PendingBatch add(Item item) {
-            byKey.computeIfAbsent(item.prepared.batchKey(), k -> new ArrayList<>(16)).add(item); // 16: the default max-batch
+            // 16: the default max-batch, so most runs fill their list without growing it
+            byKey.computeIfAbsent(item.prepared.batchKey(), k -> new ArrayList<>(16)).add(item);
             return this;
         }
 

@@ -118,6 +118,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final io.meshinfer.ensemble.EnsembleService ensembles;
 
     private MeshNode(Config config, NodeResources resources) {
+        String batcherDispatcher = batcherDispatcher(config);
         this.settings = NodeSettings.fromConfig(config);
         this.memory = io.meshinfer.shard.MemoryBudget.fromConfig(config);
         this.authenticator = authenticator(SecuritySettings.fromConfig(config));
@@ -144,8 +145,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.pool = new ReplicaPool(resources.runtime(), fetcher, Materializer.matFromSystem(local), blocking,
                 BatchPolicy.fromConfig(config), new PooledReplica.Place(settings.name(), settings.region(),
                 settings.zone(), routerSettings.maxRequestBytes(), served, drift, audit), attestor,
-                config.getString("meshinfer.batching.stream-dispatcher").isEmpty() ? null
-                        : config.getString("meshinfer.batching.stream-dispatcher"));
+                batcherDispatcher);
         this.metrics = new io.meshinfer.observability.NodeMetrics(settings.name(), catalog, pool, resources.runtime(),
                 resources.store(), drift, this::clusterSnapshot, () -> {
                     ClusterIncarnation inc = current.get();
@@ -388,6 +388,24 @@ public final class MeshNode implements NodeBackend, InferenceService {
         long grace = orphanGrace.toNanos();
         pool.releaseIf(r -> r.status() == PooledReplica.Status.ORPHANED
                 && (r.orphanedForNanos() > grace || catalog.manifest(r.id().model(), r.id().version()).isEmpty()));
+    }
+
+    /**
+     * {@code meshinfer.batching.stream-dispatcher}, or null for the materializer's default;
+     * checked before anything starts, so a name that is not configured stops the node at
+     * start instead of failing every replica's load.
+     */
+    static String batcherDispatcher(Config config) {
+        String name = config.getString("meshinfer.batching.stream-dispatcher");
+        if (name.isEmpty()) {
+            return null;
+        }
+        if (!config.hasPath(name) || config.getValue(name).valueType() != com.typesafe.config.ConfigValueType.OBJECT) {
+            throw new IllegalArgumentException("meshinfer.batching.stream-dispatcher names '" + name
+                    + "', which is not a dispatcher in the configuration (e.g. meshinfer.runtime-dispatcher;"
+                    + " empty for Pekko's default)");
+        }
+        return name;
     }
 
     // ---- serving ----
