@@ -70,10 +70,10 @@ public final class ReplicaPool implements AutoCloseable {
     public ReplicaPool(ModelRuntime runtime, ArtifactFetcher fetcher, Materializer materializer, Executor blocking,
                        BatchPolicy defaults, PooledReplica.Place place, Attestor attestor, String batcherDispatcher) {
         this.runtime = runtime;
-        this.batcherDispatcher = batcherDispatcher;
         this.fetcher = fetcher;
         this.materializer = materializer;
         this.blocking = blocking;
+        this.batcherDispatcher = batcherDispatcher;
         this.defaults = defaults;
         this.place = place;
         this.attestor = attestor;

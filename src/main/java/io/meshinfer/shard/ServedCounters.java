@@ -42,19 +42,15 @@ public final class ServedCounters {
         }
 
         void served(Set<String> residency, boolean island) {
-            ServedCounters.served(byResidency, residency, island);
-        }
-    }
-
-    private static void served(Map<Set<String>, LongAdder[]> byResidency, Set<String> residency, boolean island) {
-        LongAdder[] c = byResidency.get(residency);
-        if (c == null) {
-            Set<String> key = byResidency.size() >= MAX_CONSTRAINTS ? OTHER : Set.copyOf(residency);
-            c = byResidency.computeIfAbsent(key, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
-        }
-        c[0].increment();
-        if (island) {
-            c[1].increment();
+            LongAdder[] c = byResidency.get(residency);
+            if (c == null) {
+                Set<String> key = byResidency.size() >= MAX_CONSTRAINTS ? OTHER : Set.copyOf(residency);
+                c = byResidency.computeIfAbsent(key, k -> new LongAdder[] {new LongAdder(), new LongAdder()});
+            }
+            c[0].increment();
+            if (island) {
+                c[1].increment();
+            }
         }
     }
 
