@@ -421,31 +421,39 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
 
     private Behavior<Command> onPostStop(PostStop signal) {
         if (!detached) {
+            // stopped by its shard region or its actor system, not handed off (onStop detached
+            // that): unless the node is leaving gracefully, the pooled replica stays loaded as an
+            // orphan, which island mode serves and the node releases if no entity adopts it within
+            // meshinfer.node.orphan-grace. The region stops the moment this node sees itself
+            // downed, which can be before the cluster's own view of this member says Down, so the
+            // member status cannot decide this (a downed node must not drop its replicas).
             detached = true;
-            boolean keep = cutOffShutdown();
-            env.pool().detach(entityId, !keep);
-            if (!keep) {
+            Optional<CoordinatedShutdown.Reason> reason = shutdownReason();
+            boolean release = reason.isPresent() && GracefulLeave.isLeaving(reason.get());
+            env.pool().detach(entityId, release);
+            if (release || reason.isEmpty()) {
                 env.locations().tell(new ReplicaLocations.Withdraw(entityId, env.selfAddress()));
             }
         }
         return this;
     }
 
+    private Optional<CoordinatedShutdown.Reason> shutdownReason() {
+        return CoordinatedShutdown.get(Adapter.toClassic(getContext().getSystem())).getShutdownReason();
+    }
+
     /**
-     * Whether this node's actor system is going down for a reason other than a graceful
-     * leave (the cluster downed or removed it): then the pooled replica is kept for island
-     * mode rather than released.
+     * On a hand-off: whether this node's actor system is going down for a reason other than a
+     * graceful leave (the cluster downed or removed it); then the pooled replica is kept for
+     * island mode rather than released. A hand-off while the node is a member releases it.
      */
     private boolean cutOffShutdown() {
-        org.apache.pekko.actor.ActorSystem classic = Adapter.toClassic(getContext().getSystem());
-        Optional<CoordinatedShutdown.Reason> reason = CoordinatedShutdown.get(classic).getShutdownReason();
+        Optional<CoordinatedShutdown.Reason> reason = shutdownReason();
         if (reason.isPresent()) {
             return !GracefulLeave.isLeaving(reason.get());
         }
-        // the shard region stops as soon as this node sees itself downed, which can be before the
-        // shutdown that follows has a reason: a downed node keeps its replicas for island mode
-        return org.apache.pekko.cluster.Cluster.get(classic).selfMember().status()
-                .equals(org.apache.pekko.cluster.MemberStatus.down());
+        return org.apache.pekko.cluster.Cluster.get(Adapter.toClassic(getContext().getSystem())).selfMember()
+                .status().equals(org.apache.pekko.cluster.MemberStatus.down());
     }
 
     private void failStashed(ErrorKind kind, String message) {

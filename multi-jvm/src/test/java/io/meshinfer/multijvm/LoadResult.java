@@ -176,10 +176,21 @@ public final class LoadResult {
                         latencyPercentile(99));
         return String.format("%s: sent %d, answered %d, unanswered %d, duplicates %d, succeeded %d (%.2f%%),"
                         + " failed %d %s, failed over %d, around not-ready %d, island %d, served by %s, %s,"
-                        + " slowest answer %.1f ms",
+                        + " slowest answer %.1f ms%s",
                 name, sent, answered(), unanswered(), duplicates, succeeded(), 100 * successRate(), failed(),
                 failedByType(), failedOver(), routedAroundNotReady(), servedInIslandMode(), servedBy(), latency,
-                outcomes.stream().mapToDouble(Outcome::latencyMillis).max().orElse(0));
+                outcomes.stream().mapToDouble(Outcome::latencyMillis).max().orElse(0), failureExamples());
+    }
+
+    /** The first and the last failure in full (gateway, time, error text), so a one-line summary names the cause. */
+    private String failureExamples() {
+        List<Outcome> failed = outcomes.stream().filter(o -> !o.ok())
+                .sorted(java.util.Comparator.comparingDouble(Outcome::startMillis)).toList();
+        if (failed.isEmpty()) {
+            return "";
+        }
+        return failed.size() == 1 ? "; failure: " + failed.get(0)
+                : "; first failure: " + failed.get(0) + "; last: " + failed.get(failed.size() - 1);
     }
 
     /** Counts per {@code bucketMillis} of send time: one line per bucket that saw a request. */
