@@ -6,9 +6,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -133,17 +136,28 @@ public final class LoadGenerator {
         CountDownLatch stopped = new CountDownLatch(concurrency);
         AtomicLong next = new AtomicLong();
         CpuMeter cpu = new CpuMeter();
-        for (int c = 0; c < concurrency; c++) {
-            new Worker(w, next, stopped).sendNext();
-        }
-        while (!stopped.await(200, TimeUnit.MILLISECONDS)) {
-            progress.accept(w.answered.get());
-            if (System.nanoTime() - w.endNanos > TimeUnit.MILLISECONDS.toNanos(timeoutMillis + 5000)) {
-                break; // stragglers beyond every deadline are counted unanswered
+        // each worker has at most one continuation waiting here: the queue holds them all
+        ThreadPoolExecutor continuations = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(concurrency + 1), r -> {
+                    Thread t = new Thread(r, "bench-continuation");
+                    t.setDaemon(true);
+                    return t;
+                });
+        try {
+            for (int c = 0; c < concurrency; c++) {
+                new Worker(w, next, stopped, continuations).sendNext();
             }
-            if (System.nanoTime() - w.endNanos > 0) {
-                cpu.stop();
+            while (!stopped.await(200, TimeUnit.MILLISECONDS)) {
+                progress.accept(w.answered.get());
+                if (System.nanoTime() - w.endNanos > TimeUnit.MILLISECONDS.toNanos(timeoutMillis + 5000)) {
+                    break; // stragglers beyond every deadline are counted unanswered
+                }
+                if (System.nanoTime() - w.endNanos > 0) {
+                    cpu.stop();
+                }
             }
+        } finally {
+            continuations.shutdown();
         }
         cpu.stop();
         return w.result("closed", concurrency, cpu.share(w.startNanos, w.endNanos));
@@ -154,12 +168,14 @@ public final class LoadGenerator {
         private final Window w;
         private final AtomicLong next;
         private final CountDownLatch stopped;
+        private final Executor continuations;
         private int depth;
 
-        Worker(Window w, AtomicLong next, CountDownLatch stopped) {
+        Worker(Window w, AtomicLong next, CountDownLatch stopped, Executor continuations) {
             this.w = w;
             this.next = next;
             this.stopped = stopped;
+            this.continuations = continuations;
         }
 
         void sendNext() {
@@ -184,8 +200,11 @@ public final class LoadGenerator {
                     sendNext();
                 };
                 if (f.isDone()) {
-                    depth = 0; // many immediate answers in a row: continue on another thread, not deeper
-                    f.thenAcceptAsync(onAnswer, java.util.concurrent.ForkJoinPool.commonPool());
+                    // many immediate answers in a row: continue on another thread, so that neither the
+                    // thread that started the loop nor one of the target's own threads is kept. Not
+                    // the common pool: on two cores CompletableFuture starts a thread per task there
+                    depth = 0;
+                    f.thenAcceptAsync(onAnswer, continuations);
                 } else {
                     depth = 0;
                     f.thenAccept(onAnswer);

@@ -5,10 +5,13 @@ import com.typesafe.config.ConfigFactory;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.client.InferenceClient;
+import io.meshinfer.models.BenchModels;
 import io.meshinfer.models.DemoModel;
 import io.meshinfer.node.MeshConfig;
 import io.meshinfer.node.MeshNode;
 import io.meshinfer.node.NodeResources;
+import io.meshinfer.protocol.OipBinary;
+import io.meshinfer.protocol.OipJson;
 import io.meshinfer.runtime.RuntimeSettings;
 import io.meshinfer.tensor.Tensor;
 import java.io.IOException;
@@ -31,7 +34,7 @@ import picocli.CommandLine.Option;
 /** {@code meshinfer bench}: load generators and baselines. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: measured side by side with their baseline in the same run.",
-        subcommands = {BenchRun.class, BenchCommand.Hop.class, BenchCommand.Export.class})
+        subcommands = {BenchRun.class, BenchCommand.Hop.class, BenchCommand.Export.class, BenchCommand.Request.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -57,6 +60,64 @@ final class BenchCommand implements Runnable {
             Files.write(out, bm.onnx());
             System.out.println("wrote " + out + ": " + bm.description() + ", " + bm.flopsPerSample()
                     + " FLOPs and " + bm.parameterBytes() + " parameter bytes per sample");
+            return 0;
+        }
+    }
+
+    /**
+     * Writes the request body {@code meshinfer bench run} sends for a bench model, so any
+     * other load generator (wrk with {@code scripts/wrk/oip.lua}, hey, perf_analyzer) can
+     * replay exactly the same request against the same endpoint.
+     */
+    @Command(name = "request", mixinStandardHelpOptions = true,
+            description = "Write the Open Inference Protocol request body that bench sends for a bench model,"
+                    + " for replay by another load generator (e.g. wrk with scripts/wrk/oip.lua).")
+    static final class Request implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "mlp, cnn or transformer.")
+        String model;
+
+        @Option(names = "--model-name", description = "Name of the model on the target (default: bench-<model>, as"
+                + " bench run deploys it).")
+        String modelName;
+
+        @Option(names = "--binary", description = "Encode the tensors with the binary extension (inputs and outputs).")
+        boolean binary;
+
+        @Option(names = "--seed", defaultValue = "0", description = "Seed of the random inputs; bench run uses 0-63"
+                + " (default ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--timeout-ms", defaultValue = "10000", description = "The request's budget (default ${DEFAULT-VALUE}).")
+        long timeoutMs;
+
+        @Option(names = "--out", required = true, description = "The file to write the body to.")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            BenchModels.BenchModel bm = BenchModels.byName(model);
+            String name = modelName == null ? "bench-" + bm.name() : modelName;
+            InferenceRequest r = new InferenceRequest(null, name, null, bm.randomInputs(1, seed), List.of(), timeoutMs,
+                    null, null, null);
+            OipJson json = new OipJson(Integer.MAX_VALUE - 8);
+            String headers;
+            String wrkArgs;
+            if (binary) {
+                OipBinary.Body body = new OipBinary(json)
+                        .encodeRequest(r, true, true);
+                Files.write(out, body.bytes());
+                headers = "Content-Type: application/octet-stream, " + OipBinary.HEADER_LENGTH
+                        + ": " + body.jsonLength();
+                wrkArgs = out + " " + body.jsonLength();
+            } else {
+                Files.write(out, json.encodeRequest(r));
+                headers = "Content-Type: application/json";
+                wrkArgs = out.toString();
+            }
+            System.out.println("wrote " + out + " (" + Files.size(out) + " bytes): POST /v2/models/" + name
+                    + "/infer with " + headers);
+            System.out.println("replay with wrk: wrk -t1 -c32 -d15s --latency -s scripts/wrk/oip.lua"
+                    + " http://HOST:PORT/v2/models/" + name + "/infer -- " + wrkArgs);
             return 0;
         }
     }
