@@ -12,47 +12,42 @@ import java.net.URI;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Requests to any Open Inference Protocol HTTP endpoint (meshinfer or another server),
- * JSON or binary tensors, over keep-alive connections of a minimal HTTP/1.1 client (see
- * {@link KeepAliveHttp}) driven by a bounded pool of sender threads. Request bodies are
- * encoded once per input set. Only the status and the response's
+ * JSON or binary tensors, over keep-alive connections of a minimal event-loop HTTP/1.1
+ * client (see {@link EventLoopHttp}). Request bodies are encoded once per input set. Only the status and the response's
  * {@code parameters.batch_rows} (from the JSON part of binary responses too) are read back.
  */
 public final class HttpTarget implements BenchTarget {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_CACHED_BODIES = 1024;
-    private static final int SENDERS = 256;
+    private static final int MAX_CONNECTIONS = 256;
+    private static final int MAX_WAITING = 20_000;
+    private static final long CLIENT_TIMEOUT_MILLIS = 60_000;
 
     private final OipJson codec = new OipJson(Integer.MAX_VALUE - 8);
     private final OipBinary binaryCodec = new OipBinary(codec);
     private final URI uri;
     private final String model;
     private final boolean binary;
-    private final KeepAliveHttp http;
-    private final ThreadPoolExecutor senders;
+    private final EventLoopHttp http;
     private final Map<List<NamedTensor>, Encoded> encoded = new IdentityHashMap<>();
 
     /**
      * @param version the version to pin, or null
      * @param binary send inputs and ask for outputs with the binary tensor extension
      */
-    public HttpTarget(String baseUrl, String model, String version, boolean binary) {
+    public HttpTarget(String baseUrl, String model, String version, boolean binary) throws IOException {
         String base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
         this.uri = URI.create(base + "/v2/models/" + model + (version == null ? "" : "/versions/" + version) + "/infer");
         this.model = model;
         this.binary = binary;
-        this.http = new KeepAliveHttp(uri, SENDERS, 60_000);
-        this.senders = new ThreadPoolExecutor(SENDERS, SENDERS, 30, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(20_000), Sender::new);
-        senders.allowCoreThreadTimeOut(true);
+        this.http = new EventLoopHttp(uri, MAX_CONNECTIONS, MAX_WAITING, CLIENT_TIMEOUT_MILLIS);
     }
 
     @Override
@@ -63,44 +58,20 @@ public final class HttpTarget implements BenchTarget {
     @Override
     public CompletionStage<Sample> send(List<NamedTensor> inputs, long timeoutMillis) {
         Encoded body = encode(inputs, timeoutMillis);
-        if (Thread.currentThread() instanceof Sender) {
-            // a closed-loop caller continuing on the thread that just got its answer: this thread
-            // is free to block on the next exchange, and a hand-off to another sender would wake
-            // a parked thread per request, CPU the generator takes from the server it measures
-            return CompletableFuture.completedFuture(exchange(body));
-        }
-        CompletableFuture<Sample> result = new CompletableFuture<>();
-        try {
-            senders.execute(() -> result.complete(exchange(body)));
-        } catch (RejectedExecutionException full) {
-            result.complete(Sample.failure("GENERATOR_LIMIT"));
-        }
-        return result;
-    }
-
-    private Sample exchange(Encoded body) {
-        try {
-            KeepAliveHttp.Response r = binary
-                    ? http.post(body.bytes(), "application/octet-stream",
-                    OipBinary.HEADER_LENGTH + ": " + body.jsonLength())
-                    : http.post(body.bytes(), "application/json", null);
-            if (r.status() != 200) {
-                return Sample.failure("HTTP_" + r.status());
+        CompletableFuture<EventLoopHttp.Response> answer = binary
+                ? http.post(body.bytes(), "application/octet-stream", OipBinary.HEADER_LENGTH + ": " + body.jsonLength())
+                : http.post(body.bytes(), "application/json", null);
+        return answer.handle((r, e) -> {
+            if (e != null) {
+                Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                if (cause instanceof SocketTimeoutException) {
+                    return Sample.failure("CLIENT_TIMEOUT");
+                }
+                return Sample.failure(cause instanceof RejectedExecutionException ? "GENERATOR_LIMIT"
+                        : cause.getClass().getSimpleName());
             }
-            return Sample.success(batchRows(r.body()));
-        } catch (SocketTimeoutException e) {
-            return Sample.failure("CLIENT_TIMEOUT");
-        } catch (IOException e) {
-            return Sample.failure(e.getClass().getSimpleName());
-        }
-    }
-
-    /** A thread of the sender pool: blocking exchanges are its job. */
-    private static final class Sender extends Thread {
-        Sender(Runnable r) {
-            super(r, "bench-http-sender");
-            setDaemon(true);
-        }
+            return r.status() == 200 ? Sample.success(batchRows(r.body())) : Sample.failure("HTTP_" + r.status());
+        });
     }
 
     /** A request body and, for binary bodies, the length of its JSON header. */
@@ -150,7 +121,6 @@ public final class HttpTarget implements BenchTarget {
 
     @Override
     public void close() {
-        senders.shutdownNow();
         http.close();
     }
 }
