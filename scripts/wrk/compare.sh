@@ -64,7 +64,7 @@ cpu_of() { awk '/^cpu / {print $2 + $3}' "$1"; }
 
 run_wrk() { # $1 seconds, $2 output file
   /usr/bin/time -f "cpu %U %S" -o "$2.time" wrk -t1 -c"$concurrency" -d"$1s" --latency -s scripts/wrk/oip.lua \
-    "$url/v2/models/bench-$model/infer" -- "${wrk_args[@]}" > "$2"
+    "$url/v2/models/bench-$model/infer" -- "${wrk_args[@]}" > "$2" 2> "$2.errors"
 }
 
 echo "warm-up: wrk for ${warmup}s"
@@ -76,7 +76,7 @@ for round in $(seq 1 "$rounds"); do
   rps="$(awk '/^Requests\/sec/ {print $2}' "$work/wrk-$round.txt")"
   p50="$(awk '$1 == "50%" {print $2}' "$work/wrk-$round.txt")"
   p99="$(awk '$1 == "99%" {print $2}' "$work/wrk-$round.txt")"
-  errors="$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {n += 1} END {print n + 0}' "$work/wrk-$round.txt")"
+  errors="$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {for (i = 4; i <= NF; i += 2) n += $i} END {print n + 0}' "$work/wrk-$round.txt")"
   echo "| $round | wrk | $rps | $p50 | $p99 | $errors | $(awk -v c="$(cpu_of "$work/wrk-$round.txt.time")" -v s="$seconds" 'BEGIN {printf "%.0f %%", 100 * c / s}') |" \
     >> "$work/table.md"
 
@@ -90,4 +90,8 @@ for round in $(seq 1 "$rounds"); do
     >> "$work/table.md"
 done
 cat "$work/table.md"
+if [[ -n "$(cat "$work"/*.errors 2>/dev/null)" ]]; then
+  echo "answers other than 200 under wrk (first of each run):"
+  cat "$work"/*.errors
+fi
 echo "Generator CPU: wrk's process over its whole run, bench's JVM over its measured window, in % of one core."

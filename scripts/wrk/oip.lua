@@ -8,9 +8,11 @@
 -- For a body with the binary tensor extension (`bench request --binary`), pass the
 -- length of its JSON header as the second argument; it is sent as
 -- Inference-Header-Content-Length. wrk's summary counts answers other than 2xx/3xx
--- ("Non-2xx or 3xx responses"); the engine answers every error with a 4xx/5xx.
+-- ("Non-2xx or 3xx responses"); the first few answers other than 200 are also printed
+-- to stderr with their status and error text, so a count says what it counts.
 
 local body_file, header_length = nil, nil
+local shown = 0
 
 function init(args)
   body_file, header_length = args[1], args[2]
@@ -32,4 +34,11 @@ end
 
 function request()
   return req
+end
+
+function response(status, headers, body)
+  if status ~= 200 and shown < 5 then
+    shown = shown + 1
+    io.stderr:write("HTTP " .. status .. ": " .. string.sub(body, 1, 300) .. "\n")
+  end
 end

@@ -19,7 +19,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BiConsumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,8 +27,20 @@ import org.junit.jupiter.api.Test;
  */
 class EventLoopHttpTest {
 
+    /** What a test server does with one connection. */
+    private interface Handler {
+        void handle(InputStream in, OutputStream out) throws IOException;
+    }
+
+    /** Reads every request and never answers. */
+    private static final Handler SILENT = (in, out) -> {
+        while (readRequest(in)) {
+            out.flush(); // nothing written: the request is held
+        }
+    };
+
     /** A server answering each connection's requests with {@code handler}, one thread per connection. */
-    private static ServerSocket serve(BiConsumer<InputStream, OutputStream> handler) throws IOException {
+    private static ServerSocket serve(Handler handler) throws IOException {
         ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
         Thread accept = new Thread(() -> {
             while (!server.isClosed()) {
@@ -37,7 +48,7 @@ class EventLoopHttpTest {
                     Socket s = server.accept();
                     Thread t = new Thread(() -> {
                         try (s) {
-                            handler.accept(s.getInputStream(), s.getOutputStream());
+                            handler.handle(s.getInputStream(), s.getOutputStream());
                         } catch (IOException e) {
                             // the client went away: this connection is done
                         }
@@ -77,13 +88,9 @@ class EventLoopHttpTest {
     @Test
     void requestsBeyondTheConnectionsWaitForOneAndAllAreAnswered() throws Exception {
         try (ServerSocket server = serve((in, out) -> {
-            try {
-                while (readRequest(in)) {
-                    out.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                }
-            } catch (IOException e) {
-                // client closed
+            while (readRequest(in)) {
+                out.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
             }
         }); EventLoopHttp http = new EventLoopHttp(uri(server), 2, 100, 5_000)) {
             List<CompletableFuture<EventLoopHttp.Response>> answers = new ArrayList<>();
@@ -100,15 +107,7 @@ class EventLoopHttpTest {
 
     @Test
     void aServerThatNeverAnswersTimesOut() throws Exception {
-        try (ServerSocket server = serve((in, out) -> {
-            try {
-                while (readRequest(in)) {
-                    // read and never answer
-                }
-            } catch (IOException e) {
-                // client closed
-            }
-        }); EventLoopHttp http = new EventLoopHttp(uri(server), 4, 100, 300)) {
+        try (ServerSocket server = serve(SILENT); EventLoopHttp http = new EventLoopHttp(uri(server), 4, 100, 300)) {
             CompletableFuture<EventLoopHttp.Response> a = http.post(new byte[10], "application/json", null);
             ExecutionException e = assertThrows(ExecutionException.class, () -> a.get(10, TimeUnit.SECONDS));
             assertInstanceOf(SocketTimeoutException.class, e.getCause());
@@ -116,15 +115,11 @@ class EventLoopHttpTest {
     }
 
     @Test
-    void garbageAndAClosedConnectionAreErrors() throws Exception {
+    void aGarbageAnswerIsAnError() throws Exception {
         try (ServerSocket server = serve((in, out) -> {
-            try {
-                if (readRequest(in)) {
-                    out.write("SSH-2.0-OpenSSH\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                }
-            } catch (IOException e) {
-                // client closed
+            if (readRequest(in)) {
+                out.write("SSH-2.0-OpenSSH\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
             }
         }); EventLoopHttp http = new EventLoopHttp(uri(server), 4, 100, 5_000)) {
             ExecutionException e = assertThrows(ExecutionException.class,
@@ -135,15 +130,7 @@ class EventLoopHttpTest {
 
     @Test
     void requestsBeyondTheWaitingLimitAreRefusedAtOnce() throws Exception {
-        try (ServerSocket server = serve((in, out) -> {
-            try {
-                while (readRequest(in)) {
-                    // hold every request
-                }
-            } catch (IOException e) {
-                // client closed
-            }
-        }); EventLoopHttp http = new EventLoopHttp(uri(server), 1, 4, 2_000)) {
+        try (ServerSocket server = serve(SILENT); EventLoopHttp http = new EventLoopHttp(uri(server), 1, 4, 2_000)) {
             List<CompletableFuture<EventLoopHttp.Response>> answers = new ArrayList<>();
             for (int i = 0; i < 50; i++) {
                 answers.add(http.post(new byte[10], "application/json", null));
