@@ -80,15 +80,17 @@ final class EventLoopHttp implements AutoCloseable {
         String head = requestLinePrefix + contentType + "\r\nContent-Length: " + body.length + "\r\n"
                 + (extraHeader == null ? "" : extraHeader + "\r\n") + "\r\n";
         Exchange x = new Exchange(head.getBytes(StandardCharsets.US_ASCII), body, System.nanoTime() + timeoutNanos);
-        if (Thread.currentThread() == loop) {
+        if (closed) {
+            x.result.completeExceptionally(new RejectedExecutionException("closed"));
+        } else if (Thread.currentThread() == loop) {
             if (waiting.size() >= maxWaiting) {
                 x.result.completeExceptionally(new RejectedExecutionException("too many requests waiting"));
             } else {
                 waiting.add(x);
                 dispatch();
             }
-        } else if (closed || !submitted.offer(x)) {
-            x.result.completeExceptionally(new RejectedExecutionException(closed ? "closed" : "too many requests waiting"));
+        } else if (!submitted.offer(x)) {
+            x.result.completeExceptionally(new RejectedExecutionException("too many requests waiting"));
         } else {
             selector.wakeup();
         }
@@ -209,10 +211,15 @@ final class EventLoopHttp implements AutoCloseable {
 
         Connection() throws IOException {
             channel = SocketChannel.open();
-            channel.configureBlocking(false);
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            connected = channel.connect(address);
-            key = channel.register(selector, connected ? 0 : SelectionKey.OP_CONNECT, this);
+            try {
+                channel.configureBlocking(false);
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                connected = channel.connect(address);
+                key = channel.register(selector, connected ? 0 : SelectionKey.OP_CONNECT, this);
+            } catch (IOException | RuntimeException e) {
+                channel.close(); // a refused connect must not leak its socket
+                throw e;
+            }
             open.add(this);
         }
 

@@ -20,8 +20,9 @@ import java.util.concurrent.RejectedExecutionException;
 /**
  * Requests to any Open Inference Protocol HTTP endpoint (meshinfer or another server),
  * JSON or binary tensors, over keep-alive connections of a minimal event-loop HTTP/1.1
- * client (see {@link EventLoopHttp}). Request bodies are encoded once per input set. Only the status and the response's
- * {@code parameters.batch_rows} (from the JSON part of binary responses too) are read back.
+ * client (see {@link EventLoopHttp}). Request bodies are encoded once per input set. Only
+ * the status and the response's {@code parameters.batch_rows} (from the JSON part of
+ * binary responses too) are read back.
  */
 public final class HttpTarget implements BenchTarget {
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -129,6 +129,21 @@ class EventLoopHttpTest {
     }
 
     @Test
+    void aRefusedConnectionIsAnErrorForEachRequestAndTheClientGoesOn() throws Exception {
+        URI nobody;
+        try (ServerSocket closedAgain = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            nobody = uri(closedAgain); // nothing listens there once it is closed
+        }
+        try (EventLoopHttp http = new EventLoopHttp(nobody, 4, 100, 5_000)) {
+            for (int i = 0; i < 3; i++) {
+                CompletableFuture<EventLoopHttp.Response> a = http.post(new byte[10], "application/json", null);
+                ExecutionException e = assertThrows(ExecutionException.class, () -> a.get(10, TimeUnit.SECONDS));
+                assertInstanceOf(IOException.class, e.getCause());
+            }
+        }
+    }
+
+    @Test
     void requestsBeyondTheWaitingLimitAreRefusedAtOnce() throws Exception {
         try (ServerSocket server = serve(SILENT); EventLoopHttp http = new EventLoopHttp(uri(server), 1, 4, 2_000)) {
             List<CompletableFuture<EventLoopHttp.Response>> answers = new ArrayList<>();
