@@ -31,8 +31,8 @@ public final class HttpTarget implements BenchTarget {
     private static final int MAX_WAITING = 20_000;
     private static final long CLIENT_TIMEOUT_MILLIS = 60_000;
 
-    private final OipJson codec = new OipJson(Integer.MAX_VALUE - 8);
-    private final OipBinary binaryCodec = new OipBinary(codec);
+    private static final OipJson CODEC = new OipJson(Integer.MAX_VALUE - 8);
+    private static final OipBinary BINARY_CODEC = new OipBinary(CODEC);
     private final URI uri;
     private final String model;
     private final boolean binary;
@@ -75,8 +75,22 @@ public final class HttpTarget implements BenchTarget {
         });
     }
 
-    /** A request body and, for binary bodies, the length of its JSON header. */
-    private record Encoded(byte[] bytes, int jsonLength) {
+    /** A request body and, for binary bodies, the length of its JSON header (0 for JSON). */
+    public record Encoded(byte[] bytes, int jsonLength) {
+    }
+
+    /**
+     * The body this target sends for {@code inputs} to {@code model}: JSON, or with binary
+     * inputs and binary outputs asked for. {@code meshinfer bench request} writes the same
+     * body for other load generators.
+     */
+    public static Encoded body(String model, List<NamedTensor> inputs, long timeoutMillis, boolean binary) {
+        InferenceRequest r = new InferenceRequest(null, model, null, inputs, List.of(), timeoutMillis, null, null, null);
+        if (binary) {
+            OipBinary.Body body = BINARY_CODEC.encodeRequest(r, true, true);
+            return new Encoded(body.bytes(), body.jsonLength());
+        }
+        return new Encoded(CODEC.encodeRequest(r), 0);
     }
 
     /**
@@ -90,14 +104,7 @@ public final class HttpTarget implements BenchTarget {
                 return e;
             }
         }
-        InferenceRequest r = new InferenceRequest(null, model, null, inputs, List.of(), timeoutMillis, null, null, null);
-        Encoded e;
-        if (binary) {
-            OipBinary.Body body = binaryCodec.encodeRequest(r, true, true);
-            e = new Encoded(body.bytes(), body.jsonLength());
-        } else {
-            e = new Encoded(codec.encodeRequest(r), 0);
-        }
+        Encoded e = body(model, inputs, timeoutMillis, binary);
         synchronized (encoded) {
             if (encoded.size() < MAX_CACHED_BODIES) {
                 encoded.put(inputs, e);

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.bench.HttpTarget;
 import io.meshinfer.client.InferenceClient;
 import io.meshinfer.models.BenchModels;
 import io.meshinfer.models.DemoModel;
@@ -11,7 +12,6 @@ import io.meshinfer.node.MeshConfig;
 import io.meshinfer.node.MeshNode;
 import io.meshinfer.node.NodeResources;
 import io.meshinfer.protocol.OipBinary;
-import io.meshinfer.protocol.OipJson;
 import io.meshinfer.runtime.RuntimeSettings;
 import io.meshinfer.tensor.Tensor;
 import java.io.IOException;
@@ -96,24 +96,12 @@ final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             BenchModels.BenchModel bm = BenchModels.byName(model);
-            String name = modelName == null ? "bench-" + bm.name() : modelName;
-            InferenceRequest r = new InferenceRequest(null, name, null, bm.randomInputs(1, seed), List.of(), timeoutMs,
-                    null, null, null);
-            OipJson json = new OipJson(Integer.MAX_VALUE - 8);
-            String headers;
-            String wrkArgs;
-            if (binary) {
-                OipBinary.Body body = new OipBinary(json)
-                        .encodeRequest(r, true, true);
-                Files.write(out, body.bytes());
-                headers = "Content-Type: application/octet-stream, " + OipBinary.HEADER_LENGTH
-                        + ": " + body.jsonLength();
-                wrkArgs = out + " " + body.jsonLength();
-            } else {
-                Files.write(out, json.encodeRequest(r));
-                headers = "Content-Type: application/json";
-                wrkArgs = out.toString();
-            }
+            String name = BenchRun.nameOnTarget(bm, modelName);
+            HttpTarget.Encoded body = HttpTarget.body(name, bm.randomInputs(1, seed), timeoutMs, binary);
+            Files.write(out, body.bytes());
+            String headers = binary ? "Content-Type: application/octet-stream, " + OipBinary.HEADER_LENGTH + ": "
+                    + body.jsonLength() : "Content-Type: application/json";
+            String wrkArgs = binary ? out + " " + body.jsonLength() : out.toString();
             System.out.println("wrote " + out + " (" + Files.size(out) + " bytes): POST /v2/models/" + name
                     + "/infer with " + headers);
             System.out.println("replay with wrk: wrk -t1 -c32 -d15s --latency -s scripts/wrk/oip.lua"

@@ -118,7 +118,7 @@ final class BenchRun implements Callable<Integer> {
         System.setProperty("MESHINFER_LOG_LEVEL", System.getProperty("MESHINFER_LOG_LEVEL", "WARN"));
         System.setProperty("MESHINFER_PEKKO_LOG_LEVEL", System.getProperty("MESHINFER_PEKKO_LOG_LEVEL", "WARN"));
         BenchModels.BenchModel bm = BenchModels.byName(model);
-        String name = modelName != null ? modelName : "bench-" + bm.name();
+        String name = nameOnTarget(bm, modelName);
         if (concurrency.isEmpty() && rates.isEmpty()) {
             concurrency = List.of(1, 8, 32, 64);
         }
@@ -266,6 +266,11 @@ final class BenchRun implements Callable<Integer> {
     private BenchTarget openTarget(byte[] onnx, String name, Path dir, String version, Integer batch)
             throws Exception {
         return openTarget(onnx, name, dir, version, batch, null);
+    }
+
+    /** The model's name on the target: {@code --model-name}, or {@code bench-<model>} as bench deploys it. */
+    static String nameOnTarget(BenchModels.BenchModel bm, String modelName) {
+        return modelName != null ? modelName : "bench-" + bm.name();
     }
 
     /** @param split null to deploy the model whole, else the number of pipeline stages */
