@@ -205,7 +205,10 @@ class MemoryBudgetServingTest {
                 .until(() -> replicaNodes(a, "late").isEmpty());
 
         assertEquals(200, Http.delete(a.url() + "/v1/models/held/versions/1").status());
-        await().atMost(Duration.ofSeconds(60)).until(() -> ready(c, "late"));
+        // node-c serves it and node-a's view of the cluster lists it: each node learns of the
+        // placement through gossip of its own, so the two are awaited together
+        await().atMost(Duration.ofSeconds(60)).until(() -> ready(c, "late")
+                && replicaNodes(a, "late").keySet().stream().anyMatch(k -> !k.endsWith("(not ready)")));
         Map<String, String> late = replicaNodes(a, "late");
         assertEquals(1, late.size(), late.toString());
         assertTrue(Set.of("node-a", "node-b").containsAll(late.values()), "late on a node with room: " + late);
