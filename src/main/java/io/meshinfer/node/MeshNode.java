@@ -420,9 +420,21 @@ public final class MeshNode implements NodeBackend, InferenceService {
     public CompletionStage<InferenceResponse> infer(InferenceRequest request) {
         long started = metrics.started();
         CompletionStage<InferenceResponse> answer = ensembles.infer(request);
-        answer.whenComplete((r, e) -> metrics.finished(request.model(), r != null ? r.version() : request.version(),
-                e, started));
-        return answer;
+        // the answer reaches the caller only once it is counted, so a scrape (or the dashboard)
+        // read after an answer always includes it; the caller sees the very same result or error
+        CompletableFuture<InferenceResponse> counted = new CompletableFuture<>();
+        answer.whenComplete((r, e) -> {
+            try {
+                metrics.finished(request.model(), r != null ? r.version() : request.version(), e, started);
+            } finally {
+                if (e != null) {
+                    counted.completeExceptionally(e);
+                } else {
+                    counted.complete(r);
+                }
+            }
+        });
+        return counted;
     }
 
     @Override

@@ -147,6 +147,8 @@ class PrincipalAcrossNodesTest {
         assertEquals(403, regionA.statusCode(), regionA.body());
         assertTrue(regionA.body().contains("[a]"), regionA.body());
 
+        // the refusal's record is appended by the audit writer thread: verify once it is whole
+        awaitRecord(auditA, r -> r.path("id").asText().equals("across-2"));
         assertTrue(AuditVerifier.verify(AuditLog.files(auditA)).intact());
         assertTrue(AuditVerifier.verify(AuditLog.files(auditB)).intact());
     }
