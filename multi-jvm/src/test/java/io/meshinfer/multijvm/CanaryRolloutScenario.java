@@ -32,12 +32,14 @@ class CanaryRolloutScenario {
         cluster.deploy(MODEL, "2", DemoModel.build(7), 2, List.of(), 0);
         cluster.awaitReplicas(MODEL, "1", 2, Duration.ofSeconds(60));
         cluster.awaitReplicas(MODEL, "2", 2, Duration.ofSeconds(60));
+        cluster.awaitReadyOnEvery(MODEL, "1", Duration.ofSeconds(30));
+        cluster.awaitReadyOnEvery(MODEL, "2", Duration.ofSeconds(30));
 
         LoadDriver load = LoadDriver.builder("load", cluster.gateways()).ratePerSecond(30).threads(8).start();
         Scenarios.awaitSuccesses(load, 60, Duration.ofSeconds(60));
         Rollouts.start(cluster, "n2", MODEL, "{\"to\":\"2\",\"strategy\":\"canary\",\"steps\":[10,50,100],"
                 + "\"stepSeconds\":4,\"gates\":{\"maxErrorRate\":0.01,\"maxP99Ratio\":3,\"minRequests\":10}}");
-        JsonNode done = Rollouts.awaitFinished(cluster, "n3", MODEL, Duration.ofSeconds(120));
+        JsonNode done = Rollouts.awaitFinishedOnEvery(cluster, "n3", MODEL, "2", Duration.ofSeconds(120));
         double finishedAt = load.now();
         Scenarios.hold(Duration.ofSeconds(3));
         LoadResult result = load.stop();
@@ -50,7 +52,7 @@ class CanaryRolloutScenario {
         assertEquals(0, result.failed(), "zero failed requests: " + result.summary());
         Map<String, Long> byVersion = result.servedByVersion();
         assertTrue(byVersion.getOrDefault("1", 0L) > 0 && byVersion.getOrDefault("2", 0L) > 0, byVersion.toString());
-        // every node has the new routing table a moment after the manager wrote it
+        // every node has the new routing table once it reports the rollout completed
         LoadResult after = result.sentFrom(finishedAt + 1000);
         assertTrue(after.succeeded() > 0, after.summary());
         assertEquals(Map.of("2", after.succeeded()), after.servedByVersion(), "after completion only version 2");

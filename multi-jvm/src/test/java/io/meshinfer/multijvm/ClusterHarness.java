@@ -518,6 +518,20 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
     }
 
     /**
+     * Waits until every running node answers 200 on {@code GET /v2/models/{m}/versions/{v}/ready}:
+     * each gateway has the deploy in its own catalog and sees a ready replica. A gateway that
+     * hosts no replica learns of a deploy by gossip, after the hosting nodes have loaded it.
+     */
+    public Duration awaitReadyOnEvery(String model, String version, Duration timeout) {
+        long t0 = System.nanoTime();
+        String path = "/v2/models/" + encode(model) + "/versions/" + encode(version) + "/ready";
+        await(model + "@" + version + " ready on every gateway").atMost(timeout).pollInterval(POLL)
+                .ignoreExceptionsMatching(e -> !(e instanceof NodeDied))
+                .until(() -> running().stream().allMatch(n -> http.get(n.http() + path, CALL_TIMEOUT).status() == 200));
+        return Duration.ofNanos(System.nanoTime() - t0);
+    }
+
+    /**
      * Ready replicas of {@code model@version} by replica id, each with the node that
      * runs it, as the running nodes report themselves (a node's word about its own
      * replicas; what others believe is not counted). A replica reported by two nodes maps
@@ -577,6 +591,11 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
     /** Names of every registered node, in registration order. */
     public List<String> names() {
         return List.copyOf(nodes.keySet());
+    }
+
+    /** Names of the running member nodes, in registration order. */
+    public List<String> runningNames() {
+        return running().stream().map(Node::name).toList();
     }
 
     private Node node(String name) {

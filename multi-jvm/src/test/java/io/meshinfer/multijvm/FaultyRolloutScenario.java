@@ -39,6 +39,7 @@ class FaultyRolloutScenario {
         cluster.deploy(MODEL, "3", DemoModel.build(99), 2, List.of(), 0);
         for (String v : List.of("1", "2", "3")) {
             cluster.awaitReplicas(MODEL, v, 2, Duration.ofSeconds(60));
+            cluster.awaitReadyOnEvery(MODEL, v, Duration.ofSeconds(30));
         }
         LoadDriver load = LoadDriver.builder("load", cluster.gateways()).ratePerSecond(30).threads(8).start();
         Scenarios.awaitSuccesses(load, 60, Duration.ofSeconds(60));
@@ -47,7 +48,7 @@ class FaultyRolloutScenario {
         double canaryAt = load.now();
         Rollouts.start(cluster, "n1", MODEL, "{\"to\":\"2\",\"steps\":[10,50,100],\"stepSeconds\":20,"
                 + "\"gates\":{\"maxErrorRate\":0.05,\"minRequests\":10}}");
-        JsonNode canary = Rollouts.awaitFinished(cluster, "n2", MODEL, Duration.ofSeconds(90));
+        JsonNode canary = Rollouts.awaitFinishedOnEvery(cluster, "n2", MODEL, "2", Duration.ofSeconds(90));
         double canaryEnd = load.now();
         assertEquals("rolled_back", canary.path("state").asText(), canary.toString());
         assertTrue(canary.path("reason").asText().contains("error rate"), canary.path("reason").asText());
@@ -58,7 +59,7 @@ class FaultyRolloutScenario {
         double shadowAt = load.now();
         Rollouts.start(cluster, "n3", MODEL, "{\"to\":\"3\",\"strategy\":\"shadow\",\"steps\":[50,100],"
                 + "\"stepSeconds\":20,\"gates\":{\"minAgreement\":0.99,\"minRequests\":20}}");
-        JsonNode shadow = Rollouts.awaitFinished(cluster, "n1", MODEL, Duration.ofSeconds(90));
+        JsonNode shadow = Rollouts.awaitFinishedOnEvery(cluster, "n1", MODEL, "3", Duration.ofSeconds(90));
         double shadowEnd = load.now();
         Scenarios.hold(Duration.ofSeconds(3));
         LoadResult result = load.stop();

@@ -38,6 +38,7 @@ class RollingRestartScenario {
         Set<String> all = Scenarios.setOf("n1", "n2", "n3");
         cluster.deploy(MODEL, VERSION, DemoModel.load(), 2, List.of(), 0);
         cluster.awaitReplicas(MODEL, VERSION, 2, Duration.ofSeconds(60));
+        cluster.awaitReadyOnEvery(MODEL, VERSION, Duration.ofSeconds(30));
 
         LoadDriver load = LoadDriver.builder("load", cluster.gateways()).ratePerSecond(25).threads(8)
                 .readinessProbe(Duration.ofMillis(250)).start();

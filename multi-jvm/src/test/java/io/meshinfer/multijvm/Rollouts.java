@@ -66,6 +66,25 @@ final class Rollouts {
         return s;
     }
 
+    /**
+     * Waits until the rollout to {@code to} has finished as {@code via} sees it (returned), then
+     * until every other running member shows it finished too: the manager writes to a majority,
+     * and the rest learn of it by gossip a moment later.
+     */
+    static JsonNode awaitFinishedOnEvery(ClusterHarness cluster, String via, String model, String to,
+                                         Duration timeout) {
+        Predicate<JsonNode> finished = n -> to.equals(n.path("to").asText())
+                && (n.path("state").asText().equals("completed") || n.path("state").asText().equals("rolled_back"));
+        awaitStatus(cluster, via, model, "to " + to + " finished", finished, timeout);
+        JsonNode s = awaitFinished(cluster, via, model, timeout);
+        for (String n : cluster.runningNames()) {
+            if (!n.equals(via)) {
+                awaitStatus(cluster, n, model, "to " + to + " finished", finished, timeout);
+            }
+        }
+        return s;
+    }
+
     /** The step numbers (1-based) of the applied-step events, in the order they happened. */
     static List<Integer> appliedSteps(JsonNode status) {
         List<Integer> steps = new ArrayList<>();

@@ -3,7 +3,6 @@ package io.meshinfer.multijvm;
 import static io.meshinfer.multijvm.Scenarios.MODEL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -70,8 +69,7 @@ class SingletonFailoverScenario {
         assertEquals(0, result.unanswered(), result.summary());
         assertEquals(List.of(), result.untypedFailures(), result.summary());
         assertTrue(result.successRate() >= 0.99, result.summary());
-        JsonNode seen = Rollouts.status(cluster, others.get(1), MODEL);
-        assertNotNull(seen);
+        JsonNode seen = Rollouts.awaitFinished(cluster, others.get(1), MODEL, Duration.ofSeconds(30));
         assertEquals("completed", seen.path("state").asText());
     }
 
