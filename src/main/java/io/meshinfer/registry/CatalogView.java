@@ -36,8 +36,19 @@ public final class CatalogView {
         return List.copyOf(sorted.values());
     }
 
-    public void addListener(Consumer<Map<String, ModelEntry>> listener) {
+    /**
+     * Calls {@code listener} after each change; returns what removes it again. A listener that
+     * belongs to one cluster membership must be removed when that membership ends: the view
+     * outlives memberships, so a node that rejoins many times would otherwise gather them.
+     */
+    public Runnable addListener(Consumer<Map<String, ModelEntry>> listener) {
         listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    /** How many listeners are registered (one per running reconciler). */
+    public int listenerCount() {
+        return listeners.size();
     }
 
     void update(Map<String, ModelEntry> next) {

@@ -8,6 +8,7 @@ import java.util.Set;
 import org.apache.pekko.actor.NoSerializationVerificationNeeded;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -39,10 +40,14 @@ public final class ReplicaReconciler extends AbstractBehavior<ReplicaReconciler.
     private final Cluster cluster;
     private final ActorRef<ReplicaLocations.Command> locations;
     private final ReplicaLocationView locationView;
+    /** Removes this reconciler's catalog listener; the catalog view outlives the membership. */
+    private final Runnable stopListening;
 
     private ReplicaReconciler(ActorContext<Command> ctx, CatalogView catalog,
-                              ActorRef<ReplicaLocations.Command> locations, ReplicaLocationView locationView) {
+                              ActorRef<ReplicaLocations.Command> locations, ReplicaLocationView locationView,
+                              Runnable stopListening) {
         super(ctx);
+        this.stopListening = stopListening;
         this.catalog = catalog;
         this.sharding = ClusterSharding.get(ctx.getSystem());
         this.cluster = Cluster.get(ctx.getSystem());
@@ -54,19 +59,23 @@ public final class ReplicaReconciler extends AbstractBehavior<ReplicaReconciler.
                                            ReplicaLocationView locationView, Duration interval) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(Reconcile.INSTANCE, interval);
-            catalog.addListener(models -> ctx.getSelf().tell(Reconcile.INSTANCE));
+            Runnable stopListening = catalog.addListener(models -> ctx.getSelf().tell(Reconcile.INSTANCE));
             // a node that left takes its replicas with it: restart them as soon as sharding can
             ActorRef<org.apache.pekko.cluster.ClusterEvent.MemberRemoved> removed = ctx.messageAdapter(
                     org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class, e -> Reconcile.INSTANCE);
             Cluster.get(ctx.getSystem()).subscriptions().tell(org.apache.pekko.cluster.typed.Subscribe.create(
                     removed, org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class));
-            return new ReplicaReconciler(ctx, catalog, locations, locationView);
+            return new ReplicaReconciler(ctx, catalog, locations, locationView, stopListening);
         }));
     }
 
     @Override
     public Receive<Command> createReceive() {
-        return newReceiveBuilder().onMessage(Reconcile.class, r -> onReconcile()).build();
+        return newReceiveBuilder().onMessage(Reconcile.class, r -> onReconcile())
+                .onSignal(PostStop.class, s -> {
+                    stopListening.run();
+                    return this;
+                }).build();
     }
 
     private Behavior<Command> onReconcile() {

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Down;
 import org.junit.jupiter.api.Test;
@@ -53,6 +54,17 @@ class DownedNodeKeepsReplicasTest {
                     .toCompletableFuture().get(30, TimeUnit.SECONDS);
             assertArrayEquals(TestModels.mlpReference(x, 1), r.output("y").floats(), 1e-6f);
             assertSame(replica, node.pool().servingVersion("kept", "1").get(0), "served by the replica loaded before");
+
+            // the node rejoins as a new membership; the catalog view outlives memberships, so the
+            // old membership's reconciler must have taken its listener with it
+            await("the node is Up in a new membership").atMost(Duration.ofSeconds(90)).until(() -> {
+                ActorSystem<Void> now = node.clusterSystem();
+                return now != first && Cluster.get(now).selfMember().status() == MemberStatus.up();
+            });
+            await("one catalog listener, the new membership's").atMost(Duration.ofSeconds(30))
+                    .until(() -> node.catalog().listenerCount() == 1);
+            await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
+                    .until(() -> node.catalog().listenerCount() == 1);
         }
     }
 }
