@@ -114,7 +114,8 @@ public final class ArtifactFetcher {
 
     /**
      * The verified local path of {@code sha256}, fetched from {@code peers} (HTTP base
-     * URLs) when it is not here intact. Blocks: call it on the blocking executor.
+     * URLs) when it is not here intact. Blocks for the whole transfer: callers that must not
+     * hold a thread that long (the replica pool) use {@link #fetch} instead.
      *
      * @throws IOException naming every peer that failed, if none served it
      */

@@ -8,7 +8,6 @@ import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.runtime.LoadedModel;
 import io.meshinfer.runtime.ModelLoadException;
 import io.meshinfer.runtime.ModelRuntime;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * A freshly loaded session is checked against its version's golden vectors before its
  * batcher starts; one that deviates beyond their tolerance is released and never serves.
  *
- * <p>Thread-safe. Loads run on the blocking executor; batchers run on the process's
+ * <p>Thread-safe. A missing model file is fetched from peers on Pekko's threads; only the
+ * session load then runs on the blocking executor. Batchers run on the process's
  * materializer, which outlives every cluster incarnation.
  */
 public final class ReplicaPool implements AutoCloseable {
@@ -106,8 +106,11 @@ public final class ReplicaPool implements AutoCloseable {
                     return existing;
                 }
             }
-            CompletableFuture<PooledReplica> f = CompletableFuture.supplyAsync(
-                    () -> load(entityId, manifest, peers.get()), blocking);
+            // the transfer (if the file is not here) streams on Pekko's threads; only the load
+            // itself takes a runtime thread, so a long fetch does not halve a node's serving
+            CompletableFuture<PooledReplica> f = fetcher.fetch(manifest.sha256(), manifest.sizeBytes(), peers.get())
+                    .toCompletableFuture()
+                    .thenApplyAsync(file -> load(entityId, manifest, file), blocking);
             return new Slot(f);
         });
         return slot.ready.thenApply(r -> {
@@ -116,9 +119,8 @@ public final class ReplicaPool implements AutoCloseable {
         });
     }
 
-    private PooledReplica load(String entityId, ModelManifest manifest, List<String> peers) {
+    private PooledReplica load(String entityId, ModelManifest manifest, Path file) {
         try {
-            Path file = fetcher.ensure(manifest.sha256(), manifest.sizeBytes(), peers);
             LoadedModel model = runtime.acquire(manifest.sha256(), file);
             try {
                 attestor.attest(manifest, model); // a session that deviates from the golden vectors never serves
@@ -129,7 +131,7 @@ public final class ReplicaPool implements AutoCloseable {
                 runtime.release(model);
                 throw e;
             }
-        } catch (IOException | ModelLoadException e) {
+        } catch (ModelLoadException e) {
             throw new CompletionException(e);
         }
     }
