@@ -24,8 +24,10 @@ import io.meshinfer.shard.MemoryBudget;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -716,6 +718,12 @@ public final class HttpGateway extends AllDirectives {
                     + "' of model '" + model + "' is in a rollout (" + rollout.get().from() + " -> "
                     + rollout.get().to() + "); abort or finish it first")));
         }
+        List<String> users = ensemblesUsing(model, version);
+        if (!users.isEmpty()) {
+            return complete(json(StatusCodes.CONFLICT, mapper.createObjectNode().put("error", "version '" + version
+                    + "' of model '" + model + "' is a member of ensemble " + String.join(", ", users)
+                    + "; undeploy " + (users.size() == 1 ? "it" : "them") + " first")));
+        }
         // the pipeline first, so no new chain starts; then its stages (chains in flight finish
         // or fail over within their deadline)
         CompletionStage<Done> removed = backend.undeploy(model, version);
@@ -731,6 +739,24 @@ public final class HttpGateway extends AllDirectives {
             return json(StatusCodes.OK, mapper.createObjectNode().put("model", model).put("version", version)
                     .put("undeployed", true));
         }));
+    }
+
+    /**
+     * The deployed ensembles ({@code name@version}) that would lose a member if {@code model@version}
+     * went: those naming that version, and those naming the model unpinned when it is the
+     * model's last version.
+     */
+    private List<String> ensemblesUsing(String model, String version) {
+        boolean lastVersion = backend.catalog().model(model).map(e -> e.versions().keySet().equals(Set.of(version)))
+                .orElse(false);
+        List<String> users = new ArrayList<>();
+        for (ModelManifest m : backend.catalog().manifests()) {
+            if (m.ensemble() != null && m.ensemble().members().stream().anyMatch(member -> member.model().equals(model)
+                    && (version.equals(member.version()) || (member.version() == null && lastVersion)))) {
+                users.add(m.key());
+            }
+        }
+        return users;
     }
 
     /** Where each replica of a version runs and whether it is ready (what {@code meshinfer deploy} waits on). */

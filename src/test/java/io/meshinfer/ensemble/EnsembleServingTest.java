@@ -291,6 +291,32 @@ class EnsembleServingTest {
     }
 
     @Test
+    void aMemberAnEnsembleNeedsCannotBeUndeployed() throws Exception {
+        assertEquals(201, Http.put(a.url() + "/v1/models/ens-g/versions/1?regions=a", TestModels.scaled(1, 1, 1, 1))
+                .status());
+        assertEquals(201, Http.put(a.url() + "/v1/models/ens-g/versions/2?regions=a", TestModels.scaled(2, 2, 2, 2))
+                .status());
+        assertEquals(201, define("ens-guarded", "1", "{\"members\": [{\"model\": \"ens-g\", \"version\": \"1\"},"
+                + " {\"model\": \"ens-m3\"}], \"combine\": \"mean\"}").status());
+
+        // the pinned version, and the last version of an unpinned member, are refused by name
+        Http.Reply pinned = Http.delete(a.url() + "/v1/models/ens-g/versions/1");
+        assertEquals(409, pinned.status(), pinned.body());
+        assertTrue(pinned.body().contains("ens-guarded@1") && pinned.body().contains("undeploy"), pinned.body());
+        Http.Reply last = Http.delete(b.url() + "/v1/models/ens-m3/versions/1");
+        assertEquals(409, last.status(), last.body());
+        assertTrue(last.body().contains("ens-guarded@1"), last.body());
+        assertEquals(200, Http.get(a.url() + "/v2/models/ens-g/versions/1").status(), "nothing was removed");
+
+        // a version no ensemble names goes; once the ensemble is gone, so does its member
+        assertEquals(200, Http.delete(a.url() + "/v1/models/ens-g/versions/2").status());
+        assertEquals(200, send("DELETE", a.url() + "/v1/ensembles/ens-guarded/versions/1", "").status());
+        Http.Reply freed = Http.delete(a.url() + "/v1/models/ens-g/versions/1");
+        assertEquals(200, freed.status(), freed.body());
+        assertEquals(200, infer(a, "ens-m3", null).status(), "the unpinned member stays");
+    }
+
+    @Test
     void membersAreCheckedAgainstTheCallersToken() throws Exception {
         assertEquals(201, define("ens-auth", "1", "{\"members\": [{\"model\": \"ens-m1\"}, {\"model\": \"ens-m3\"}],"
                 + " \"combine\": \"mean\"}").status());
