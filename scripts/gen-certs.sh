@@ -17,12 +17,13 @@
 # ones and renamed over them one after the other.
 #
 # Each node certificate names: CN=NODE, and as subject alternative names DNS:NODE,
-# DNS:<cluster name> (default "meshinfer"), DNS:localhost, IP:127.0.0.1, plus --san
-# entries (e.g. --san DNS:node1.example.com,IP:10.0.0.5; run the script once per node when
-# each needs its own). Pekko accepts a peer only when its certificate is signed by the CA
-# AND shares a subject name with the node's own certificate: the cluster name is that
-# shared name. Certificates allow TLS server and client use (mutual TLS), for --days days
-# (default 365). Needs openssl.
+# DNS:<cluster name> (default "meshinfer"), IP:127.0.0.1, plus --san entries (e.g.
+# --san DNS:node1.example.com,IP:10.0.0.5; run the script once per node when each needs its
+# own). Pekko accepts a peer only when its certificate is signed by the CA AND shares a
+# subject name with the node's own certificate: the cluster name is that shared name. No
+# name common to all clusters (such as localhost) is added, so one CA may sign several
+# clusters of different names and keep them apart. Certificates allow TLS server and
+# client use (mutual TLS), for --days days (default 365). Needs openssl.
 set -euo pipefail
 
 usage() {
@@ -98,7 +99,7 @@ EOF
 fi
 
 for node in "$@"; do
-  san="DNS:$node,DNS:$cluster_name,DNS:localhost,IP:127.0.0.1"
+  san="DNS:$node,DNS:$cluster_name,IP:127.0.0.1"
   if [[ -n "$extra_san" ]]; then san="$san,$extra_san"; fi
   cat >"$work/$node.ext" <<EOF
 basicConstraints = critical, CA:FALSE

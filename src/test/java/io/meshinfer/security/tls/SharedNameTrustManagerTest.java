@@ -87,4 +87,22 @@ class SharedNameTrustManagerTest {
         assertThrows(CertificateException.class, () -> trust.checkServerTrusted(stranger, "RSA"));
         assertEquals(List.of(ca), List.of(trust.getAcceptedIssuers()));
     }
+
+    @Test
+    void oneCaSigningTwoClustersKeepsThemApart(@TempDir Path tmp) throws Exception {
+        Path certs = tmp.resolve("certs");
+        TestCertificates.generate(certs, "n1");
+        TestCertificates.generateForCluster("billing", certs, "b1"); // the same CA, reused
+        X509Certificate ca = PemFiles.certificates(certs.resolve("ca.crt")).get(0);
+        X509Certificate n1 = cert(certs, "n1");
+        assertEquals(Set.of("n1", "meshinfer"), SharedNameTrustManager.subjectNames(n1),
+                "a node's own name and its cluster's, nothing every certificate carries");
+
+        SharedNameTrustManager trust = new SharedNameTrustManager(caOnly(ca), n1);
+        X509Certificate[] otherCluster = {cert(certs, "b1")};
+        CertificateException refused = assertThrows(CertificateException.class,
+                () -> trust.checkClientTrusted(otherCluster, "RSA"));
+        assertTrue(refused.getMessage().contains("shares no subject name"), refused.getMessage());
+        assertThrows(CertificateException.class, () -> trust.checkServerTrusted(otherCluster, "RSA"));
+    }
 }

@@ -23,7 +23,18 @@ public final class TestCertificates {
 
     /** Creates (or reuses) the CA in {@code dir} and issues a key and certificate for each node. */
     public static void generate(Path dir, String... nodes) {
-        List<String> cmd = new ArrayList<>(List.of("bash", script().toString(), "--days", "30", dir.toString()));
+        run(List.of(), dir, nodes);
+    }
+
+    /** As {@link #generate}, for a cluster named {@code cluster} (the name its certificates share). */
+    public static void generateForCluster(String cluster, Path dir, String... nodes) {
+        run(List.of("--cluster-name", cluster), dir, nodes);
+    }
+
+    private static void run(List<String> options, Path dir, String... nodes) {
+        List<String> cmd = new ArrayList<>(List.of("bash", script().toString(), "--days", "30"));
+        cmd.addAll(options);
+        cmd.add(dir.toString());
         cmd.addAll(Arrays.asList(nodes));
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
