@@ -83,6 +83,8 @@ public final class HttpGateway extends AllDirectives {
     private final ObjectMapper mapper = new ObjectMapper();
     private final Materializer materializer;
     private final GatewayAuth auth;
+    /** Whether {@code GET /metrics} needs a valid token when authentication is on. */
+    private final boolean metricsNeedToken;
     private final DashboardRoutes dashboard;
     private final EnsembleRoutes ensembles;
 
@@ -101,6 +103,7 @@ public final class HttpGateway extends AllDirectives {
         this.materializer = Materializer.matFromSystem(system);
         this.auth = new GatewayAuth(backend, mapper, exceptionHandler(), rejectionHandler());
         this.dashboard = new DashboardRoutes(backend, mapper);
+        this.metricsNeedToken = system.settings().config().getBoolean("meshinfer.security.metrics-need-token");
         this.ensembles = new EnsembleRoutes(backend, mapper,
                 io.meshinfer.ensemble.EnsembleSettings.fromConfig(system.settings().config()));
     }
@@ -122,7 +125,7 @@ public final class HttpGateway extends AllDirectives {
                 pathPrefix(PathMatchers.segment("v2").slash("health"), this::healthRoutes),
                 path(PathMatchers.segment("v1").slash("artifacts").slash(PathMatchers.segment()),
                         sha -> get(() -> backend.artifactsOnGateway() ? artifact(sha) : artifactsElsewhere())),
-                path("metrics", () -> get(this::metrics)),
+                path("metrics", () -> get(() -> metricsNeedToken ? auth.authenticated(p -> metrics()) : metrics())),
                 dashboard.pages(),
                 auth.authenticated(principal -> concat(
                         pathPrefix("v2", () -> oipRoutes(principal)),

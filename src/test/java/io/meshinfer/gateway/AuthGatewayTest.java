@@ -93,6 +93,7 @@ class AuthGatewayTest {
         node = TestNode.start(Map.of(
                 "meshinfer.node.region", "eu-west",
                 "meshinfer.security.auth-public-key", keys.resolve(TokenKeys.VERIFY_FILE).toString(),
+                "meshinfer.security.metrics-need-token", "true",
                 "meshinfer.audit.dir", auditDir.toString()));
         Reply deployed = send("PUT", "/v1/models/mlp/versions/1", TestModels.mlp(), admin);
         assertEquals(201, deployed.status(), deployed.body());
@@ -149,6 +150,17 @@ class AuthGatewayTest {
     void healthIsOpenToProbes() {
         assertEquals(200, send("GET", "/v2/health/live", null, null).status());
         assertEquals(200, send("GET", "/v2/health/ready", null, null).status());
+    }
+
+    @Test
+    void metricsNeedAnyValidTokenWhenConfiguredTo() {
+        assertUnauthorized(send("GET", "/metrics", null, null), "missing bearer token");
+        assertUnauthorized(sendRaw("GET", "/metrics", null, "Bearer not-a-jwt"), "");
+        // a scraper's token needs no role and no model
+        String scraper = token("prometheus", Set.of(), Set.of(), Set.of());
+        Reply scraped = send("GET", "/metrics", null, scraper);
+        assertEquals(200, scraped.status(), scraped.body());
+        assertTrue(scraped.body().contains("meshinfer_cluster_members{"), scraped.body());
     }
 
     @Test
