@@ -47,8 +47,11 @@ class EnsembleServingTest {
 
     @BeforeAll
     static void start() {
-        a = TestNode.inRegion("node-a", "a", null);
-        b = TestNode.inRegion("node-b", "b", a);
+        // no admission limit: a burst of 200 at one replica per member must queue, not be
+        // refused because a slow machine's run times make the queue look long
+        Map<String, Object> queueAll = Map.of("meshinfer.batching.max-queue-delay", "0ms");
+        a = TestNode.inRegion("node-a", "a", null, queueAll);
+        b = TestNode.inRegion("node-b", "b", a, queueAll);
         await().atMost(Duration.ofSeconds(30)).until(() -> a.upMembers() == 2 && b.upMembers() == 2);
         deploy("ens-m1", "a", 1, 2, 3, 4);
         deploy("ens-m2", "b", 4, 3, 2, 1);

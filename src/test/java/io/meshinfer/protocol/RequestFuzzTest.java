@@ -96,7 +96,9 @@ class RequestFuzzTest {
             // allocate a few times its body, never what a claimed shape or size asks for
             assertTrue(allocated < 32 << 20, "case " + i + " allocated " + allocated + " bytes");
         }
-        assertTrue(slowest < Duration.ofSeconds(2).toNanos(), "slowest case took " + slowest / 1_000_000 + " ms");
+        // a pathological case (quadratic work on some shape of input) takes far longer than this;
+        // the bound is loose so that a busy machine's pause is not mistaken for one
+        assertTrue(slowest < Duration.ofSeconds(10).toNanos(), "slowest case took " + slowest / 1_000_000 + " ms");
         return Map.of("accepted", accepted, "refused", refused);
     }
 

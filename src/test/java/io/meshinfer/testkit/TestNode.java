@@ -48,8 +48,14 @@ public final class TestNode implements AutoCloseable {
      * {@code seed}'s cluster, or forming its own when {@code seed} is null.
      */
     public static TestNode inRegion(String name, String region, TestNode seed) {
+        return inRegion(name, region, seed, Map.of());
+    }
+
+    /** As {@link #inRegion(String, String, TestNode)}, with {@code extra} configuration. */
+    public static TestNode inRegion(String name, String region, TestNode seed, Map<String, Object> extra) {
         Map<String, Object> config = new java.util.HashMap<>(Map.of("meshinfer.node.name", name,
                 "meshinfer.node.region", region, "meshinfer.node.zone", region + "1"));
+        config.putAll(extra);
         if (seed != null) {
             config.put("pekko.cluster.seed-nodes", java.util.List.of("pekko://meshinfer@" + seed.clusterHostPort()));
         }

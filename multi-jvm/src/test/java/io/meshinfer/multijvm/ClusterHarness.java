@@ -75,7 +75,7 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
 
     private static final String HOST = "127.0.0.1";
     private static final String START_MARKER = "===== multi-jvm harness: start #";
-    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(3);
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration POLL = Duration.ofMillis(250);
     private static final ObjectMapper MAPPER = new ObjectMapper();
 

@@ -251,8 +251,9 @@ public final class LoadDriver implements AutoCloseable {
             Gateway g = gateways.get(i);
             boolean ready;
             try {
-                ready = RawHttp.get(g.host(), g.port(), "/v2/health/ready", 1000,
-                        System.nanoTime() + TimeUnit.SECONDS.toNanos(1)).status() == 200;
+                // 3 s: a gateway slow to answer on a loaded machine is not thereby "not ready"
+                ready = RawHttp.get(g.host(), g.port(), "/v2/health/ready", 3000,
+                        System.nanoTime() + TimeUnit.SECONDS.toNanos(3)).status() == 200;
             } catch (IOException e) {
                 ready = false;
             }

@@ -101,7 +101,7 @@ class LoadDriverTest {
         assertTrue(r.failedByType().getOrDefault("TIMEOUT", 0L) > 0, r.summary());
         assertTrue(r.failures().stream().filter(o -> o.kind() == Outcome.Kind.HTTP_ERROR).allMatch(Outcome::typed));
         assertTrue(r.outcomes().stream().filter(o -> o.kind() == Outcome.Kind.TIMEOUT)
-                .allMatch(o -> o.latencyMillis() >= 450 && o.latencyMillis() < 2000), r.summary());
+                .allMatch(o -> o.latencyMillis() >= 450 && o.latencyMillis() < 10_000), r.summary());
         assertEquals(r.succeeded(), r.servedBy().get("stub"));
         assertTrue(r.timeline(1000).size() >= 1);
     }

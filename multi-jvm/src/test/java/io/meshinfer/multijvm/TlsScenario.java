@@ -106,7 +106,7 @@ class TlsScenario {
                 .pollInterval(Duration.ofMillis(500))
                 .until(() -> cluster.logContains("plaintext", "did not complete within"));
         // and while both keep retrying, the cluster stays exactly the three
-        await("membership stays " + MEMBERS).during(Duration.ofSeconds(10)).atMost(Duration.ofSeconds(15))
+        await("membership stays " + MEMBERS).during(Duration.ofSeconds(10)).atMost(Duration.ofSeconds(30))
                 .pollInterval(Duration.ofMillis(500))
                 .until(() -> MEMBERS.stream().allMatch(n -> cluster.view(n).memberNames().equals(MEMBERS)
                         && cluster.view(n).upNames().equals(MEMBERS)));
