@@ -509,12 +509,7 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
 
     /** Waits until some running node answers 200 on {@code GET /v2/models/{m}/versions/{v}/ready}. */
     public Duration awaitReady(String model, String version, Duration timeout) {
-        long t0 = System.nanoTime();
-        String path = "/v2/models/" + encode(model) + "/versions/" + encode(version) + "/ready";
-        await(model + "@" + version + " ready").atMost(timeout).pollInterval(POLL)
-                .ignoreExceptionsMatching(e -> !(e instanceof NodeDied))
-                .until(() -> running().stream().anyMatch(n -> http.get(n.http() + path, CALL_TIMEOUT).status() == 200));
-        return Duration.ofNanos(System.nanoTime() - t0);
+        return awaitReadyOn(model, version, timeout, false);
     }
 
     /**
@@ -523,11 +518,16 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
      * hosts no replica learns of a deploy by gossip, after the hosting nodes have loaded it.
      */
     public Duration awaitReadyOnEvery(String model, String version, Duration timeout) {
+        return awaitReadyOn(model, version, timeout, true);
+    }
+
+    private Duration awaitReadyOn(String model, String version, Duration timeout, boolean every) {
         long t0 = System.nanoTime();
         String path = "/v2/models/" + encode(model) + "/versions/" + encode(version) + "/ready";
-        await(model + "@" + version + " ready on every gateway").atMost(timeout).pollInterval(POLL)
+        java.util.function.Predicate<Node> ready = n -> http.get(n.http() + path, CALL_TIMEOUT).status() == 200;
+        await(model + "@" + version + " ready" + (every ? " on every gateway" : "")).atMost(timeout).pollInterval(POLL)
                 .ignoreExceptionsMatching(e -> !(e instanceof NodeDied))
-                .until(() -> running().stream().allMatch(n -> http.get(n.http() + path, CALL_TIMEOUT).status() == 200));
+                .until(() -> every ? running().stream().allMatch(ready) : running().stream().anyMatch(ready));
         return Duration.ofNanos(System.nanoTime() - t0);
     }
 
