@@ -107,8 +107,8 @@ final class EnsembleRoutes extends AllDirectives {
                 null, backend.nodeName(), System.currentTimeMillis(), by, null, 0, null, spec);
         return completeWithFuture(backend.deploy(manifest).handle((done, failure) -> {
             if (failure != null) {
-                InferenceException e = HttpGateway.asInferenceException(failure);
-                return error(ErrorStatus.of(e.kind()), e.getMessage());
+                var f = HttpGateway.adminFailure(failure);
+                return error(f.getKey(), f.getValue());
             }
             log.info("defined ensemble {} ({} of {} members)", manifest.key(), spec.combine().wireName(),
                     spec.members().size());
@@ -128,8 +128,8 @@ final class EnsembleRoutes extends AllDirectives {
         }
         return completeWithFuture(backend.undeploy(name, version).handle((done, failure) -> {
             if (failure != null) {
-                InferenceException e = HttpGateway.asInferenceException(failure);
-                return error(ErrorStatus.of(e.kind()), e.getMessage());
+                var f = HttpGateway.adminFailure(failure);
+                return error(f.getKey(), f.getValue());
             }
             log.info("removed ensemble {}@{}", name, version);
             return json(StatusCodes.OK, mapper.createObjectNode().put("ensemble", name).put("version", version)

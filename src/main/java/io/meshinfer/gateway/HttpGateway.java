@@ -474,7 +474,7 @@ public final class HttpGateway extends AllDirectives {
                                 return errorResponse(StatusCodes.PAYLOAD_TOO_LARGE, "the model file is larger than"
                                         + " the limit of " + tooLarge.limit() + " bytes");
                             }
-                            return errorResponse(asInferenceException(error));
+                            return adminErrorResponse(error);
                         });
                 return completeWithFuture(result);
             }));
@@ -543,7 +543,7 @@ public final class HttpGateway extends AllDirectives {
                 inspected.golden(), 0, null);
         return backend.deploy(manifest).handle((done, error) -> {
             if (error != null) {
-                return errorResponse(asInferenceException(error));
+                return adminErrorResponse(error);
             }
             log.info("deployed {} ({} replicas, sha256 {})", manifest.key(), manifest.replicas(), manifest.sha256());
             return json(existing.isPresent() ? StatusCodes.OK : StatusCodes.CREATED, manifestJson(manifest));
@@ -672,7 +672,7 @@ public final class HttpGateway extends AllDirectives {
                 options.maxDelayMillis(), backend.nodeName(), now, req.by(), inspected.golden(), stages.size(), null);
         return chain.thenCompose(done -> backend.deploy(manifest)).handle((done, error) -> {
             if (error != null) {
-                return errorResponse(asInferenceException(error));
+                return adminErrorResponse(error);
             }
             log.info("deployed {} as a pipeline of {} stages ({} replicas each, sha256 {})", manifest.key(),
                     manifest.stages(), manifest.replicas(), manifest.sha256());
@@ -736,7 +736,7 @@ public final class HttpGateway extends AllDirectives {
         }
         return completeWithFuture(removed.handle((done, error) -> {
             if (error != null) {
-                return errorResponse(asInferenceException(error));
+                return adminErrorResponse(error);
             }
             log.info("undeployed {}@{}", model, version);
             return json(StatusCodes.OK, mapper.createObjectNode().put("model", model).put("version", version)
@@ -844,6 +844,27 @@ public final class HttpGateway extends AllDirectives {
     private HttpResponse errorResponse(StatusCode status, String message) {
         return HttpResponse.create().withStatus(status)
                 .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, json.encodeError(message)));
+    }
+
+    /**
+     * The status and message of a failed deploy or undeploy: 409 when the catalog's writer
+     * found a conflict (a racing deploy got there first), else by the error's kind.
+     */
+    static java.util.Map.Entry<StatusCode, String> adminFailure(Throwable error) {
+        Throwable cause = error;
+        while (cause instanceof CompletionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof io.meshinfer.registry.CatalogConflict conflict) {
+            return java.util.Map.entry(StatusCodes.CONFLICT, conflict.getMessage());
+        }
+        InferenceException e = asInferenceException(error);
+        return java.util.Map.entry(ErrorStatus.of(e.kind()), e.getMessage());
+    }
+
+    private HttpResponse adminErrorResponse(Throwable error) {
+        java.util.Map.Entry<StatusCode, String> failure = adminFailure(error);
+        return errorResponse(failure.getKey(), failure.getValue());
     }
 
     static InferenceException asInferenceException(Throwable error) {

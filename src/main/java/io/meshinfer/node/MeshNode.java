@@ -593,8 +593,9 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 case NOT_FOUND:
                     throw new InferenceException.ModelNotFound(reply.message());
                 case INVALID:
-                case CONFLICT:
                     throw new InferenceException.InvalidInput(reply.message());
+                case CONFLICT:
+                    throw new io.meshinfer.registry.CatalogConflict(reply.message());
                 default:
                     throw new InferenceException.Unavailable(reply.message());
             }
