@@ -15,6 +15,7 @@ import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.core.util.ByteArrayBuilder;
+import io.meshinfer.api.EnsembleReport;
 import io.meshinfer.api.InferenceException.InvalidInput;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
@@ -334,6 +335,8 @@ public final class OipJson {
             String region = null;
             int batchRows = 0;
             boolean island = false;
+            List<String> ensembleMembers = null;
+            List<String> ensembleMissing = null;
             boolean seenModel = false;
             boolean seenVersion = false;
             boolean seenId = false;
@@ -375,6 +378,8 @@ public final class OipJson {
                                     }
                                     island = pv == JsonToken.VALUE_TRUE;
                                 }
+                                case "ensemble_members" -> ensembleMembers = readReportLines(p, pv, key);
+                                case "ensemble_missing" -> ensembleMissing = readReportLines(p, pv, key);
                                 default -> p.skipChildren();
                             }
                         }
@@ -395,7 +400,11 @@ public final class OipJson {
             if (outputs == null) {
                 throw invalid("\"outputs\" is missing");
             }
-            return new InferenceResponse(id, model, version, outputs, node, region, batchRows, island);
+            EnsembleReport ensemble = ensembleMembers == null && ensembleMissing == null ? null
+                    : new EnsembleReport(ensembleMembers == null ? List.of() : ensembleMembers,
+                            ensembleMissing == null ? List.of() : ensembleMissing);
+            return new InferenceResponse(id, model, version, outputs, node, region, batchRows, island, null,
+                    ensemble);
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
@@ -706,6 +715,28 @@ public final class OipJson {
 
     private static InvalidInput badResidency() {
         return invalid("parameter \"residency\" must be an array of region names or a comma-separated string");
+    }
+
+    /** Most lines an ensemble report of a response may hold (members that answered, or missing). */
+    private static final int MAX_REPORT_LINES = 1024;
+
+    /** An ensemble report's lines: an array of strings, bounded in count and length. */
+    private static List<String> readReportLines(JsonParser p, JsonToken v, String key) throws IOException {
+        if (v != JsonToken.START_ARRAY) {
+            throw invalid("parameter \"" + key + "\" must be an array of strings");
+        }
+        List<String> lines = new ArrayList<>();
+        JsonToken t;
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            if (t != JsonToken.VALUE_STRING) {
+                throw invalid("parameter \"" + key + "\" must be an array of strings");
+            }
+            if (lines.size() == MAX_REPORT_LINES) {
+                throw invalid("parameter \"" + key + "\" has more than " + MAX_REPORT_LINES + " entries");
+            }
+            lines.add(boundedText(p, "an entry of parameter \"" + key + "\"", InputLimits.MAX_STRING));
+        }
+        return lines;
     }
 
     private static int readBatchRows(JsonParser p, JsonToken v) throws IOException {

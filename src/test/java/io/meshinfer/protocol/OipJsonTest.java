@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.meshinfer.api.EnsembleReport;
 import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceException.InvalidInput;
 import io.meshinfer.api.InferenceRequest;
@@ -98,6 +99,28 @@ class OipJsonTest {
                 + "\"data\":[\"NaN\",\"Infinity\",\"-Infinity\",1.5]},"
                 + "{\"name\":\"u\",\"datatype\":\"UINT8\",\"shape\":[2],\"data\":[255,0]}]}",
                 text(codec.encodeResponse(r)));
+    }
+
+    @Test
+    void anEnsembleReportRoundTripsAndIsCheckedWhenDecoded() {
+        InferenceResponse r = new InferenceResponse("r2", "fraud", "1", List.of(), "n1", "eu", 1, false, null,
+                new EnsembleReport(List.of("m1@1", "m2@3"), List.of("m3: RESIDENCY_VIOLATION no region allowed")));
+        InferenceResponse back = codec.decodeResponse(codec.encodeResponse(r));
+        assertEquals(r.ensemble(), back.ensemble());
+        assertNull(codec.decodeResponse(codec.encodeResponse(new InferenceResponse("r3", "m", "1", List.of(), "n1",
+                "eu", 1, false))).ensemble(), "no report for a model that is not an ensemble");
+
+        InvalidInput notStrings = assertThrows(InvalidInput.class, () -> codec.decodeResponse(body(
+                "{'model_name':'e','parameters':{'ensemble_members':[1,2]},'outputs':[]}")));
+        assertTrue(notStrings.getMessage().contains("\"ensemble_members\" must be an array of strings"),
+                notStrings.getMessage());
+        StringBuilder many = new StringBuilder("{'model_name':'e','parameters':{'ensemble_missing':[");
+        for (int i = 0; i < 1025; i++) {
+            many.append(i == 0 ? "" : ",").append("'x'");
+        }
+        InvalidInput tooMany = assertThrows(InvalidInput.class, () -> codec.decodeResponse(body(many
+                + "]},'outputs':[]}")));
+        assertTrue(tooMany.getMessage().contains("more than 1024 entries"), tooMany.getMessage());
     }
 
     @Test
