@@ -64,11 +64,16 @@ final class GateCheck {
         }
         if (g.maxP99Ratio() != null && !shadow) {
             double base = oldP99 > 0 ? oldP99 : r.baselineP99Millis();
-            double p99 = neu.quantileMillis(0.99);
+            // under 100 samples the 99th percentile is the single slowest request, which one pause
+            // of a busy host decides: judge the second slowest there instead (rank n-1 of n)
+            long samples = neu.latencySamples();
+            double q = samples >= 100 ? 0.99 : samples < 2 ? 1.0 : (samples - 1.5) / samples; // rank n-1
+            double p99 = neu.quantileMillis(q);
             if (base > 0 && p99 > base * g.maxP99Ratio() && p99 - base > p99SlackMillis) {
-                return new Verdict(Kind.FAIL, String.format(Locale.ROOT, "p99 latency of %s was %.2f ms against %.2f ms"
-                                + " for %s; the gate allows %.2fx", r.to(), p99, base, r.from(), g.maxP99Ratio()),
-                        oldP99);
+                return new Verdict(Kind.FAIL, String.format(Locale.ROOT, "p99 latency of %s was %.2f ms%s against"
+                                + " %.2f ms for %s; the gate allows %.2fx", r.to(), p99, samples >= 100 ? ""
+                                : " (the second slowest of its " + samples + " requests)", base, r.from(),
+                        g.maxP99Ratio()), oldP99);
             }
         }
         return new Verdict(Kind.PASS, "step " + (r.step() + 1) + " passed", oldP99);

@@ -29,6 +29,15 @@ public record StatsSnapshot(long requests, long errors, long[] latency, long com
         return compared == 0 ? 1 : (double) agreed / compared;
     }
 
+    /** How many latencies the histogram holds. */
+    public long latencySamples() {
+        long n = 0;
+        for (long c : latency) {
+            n += c;
+        }
+        return n;
+    }
+
     /** The latency at quantile {@code q} in milliseconds (a bucket's upper bound), 0 without data. */
     public double quantileMillis(double q) {
         long n = 0;

@@ -120,6 +120,26 @@ class RolloutLogicTest {
         assertTrue(slow.reason().contains("p99"), slow.reason());
         assertEquals(GateCheck.Kind.PASS, GateCheck.judge(r, old, stats(20, 0, 3_000), true, 5).kind(),
                 "3x slower but within the 5 ms slack");
+
+        // under 100 requests one slow request (a pause of a busy host) does not decide; two do
+        assertEquals(GateCheck.Kind.PASS, GateCheck.judge(r, old, withSlow(stats(12, 0, 1_000), 1, 50_000), true, 5)
+                .kind());
+        GateCheck.Verdict twoSlow = GateCheck.judge(r, old, withSlow(stats(12, 0, 1_000), 2, 50_000), true, 5);
+        assertEquals(GateCheck.Kind.FAIL, twoSlow.kind());
+        assertTrue(twoSlow.reason().contains("second slowest of its 12 requests"), twoSlow.reason());
+        // with 100 or more, the 99th percentile itself: 2 slow of 150 pass, 2 of 100 fail
+        assertEquals(GateCheck.Kind.PASS, GateCheck.judge(r, old, withSlow(stats(150, 0, 1_000), 1, 50_000), true, 5)
+                .kind());
+        assertEquals(GateCheck.Kind.FAIL, GateCheck.judge(r, old, withSlow(stats(100, 0, 1_000), 2, 50_000), true, 5)
+                .kind());
+    }
+
+    /** {@code s} with {@code slow} of its requests moved to {@code latencyMicros}. */
+    private static StatsSnapshot withSlow(StatsSnapshot s, long slow, long latencyMicros) {
+        long[] h = new long[VersionStats.BUCKETS];
+        h[VersionStats.bucketOf(1_000)] = s.requests() - slow;
+        h[VersionStats.bucketOf(latencyMicros)] = slow;
+        return new StatsSnapshot(s.requests(), s.errors(), h, 0, 0, 0);
     }
 
     private static StatsSnapshot stats(long requests, long errors, long latencyMicros) {
