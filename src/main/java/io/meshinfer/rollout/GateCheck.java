@@ -72,6 +72,7 @@ final class GateCheck {
             if (base > 0 && p99 > base * g.maxP99Ratio() && p99 - base > p99SlackMillis) {
                 return new Verdict(Kind.FAIL, String.format(Locale.ROOT, "p99 latency of %s was %.2f ms%s against"
                                 + " %.2f ms for %s; the gate allows %.2fx", r.to(), p99, samples >= 100 ? ""
+                                : samples < 2 ? " (its only request)"
                                 : " (the second slowest of its " + samples + " requests)", base, r.from(),
                         g.maxP99Ratio()), oldP99);
             }
