@@ -27,6 +27,7 @@ import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.HttpsConnectionContext;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.Connection;
 import org.apache.pekko.http.javadsl.settings.ClientConnectionSettings;
 import org.apache.pekko.http.javadsl.settings.ConnectionPoolSettings;
 import org.apache.pekko.japi.Pair;
@@ -222,8 +223,11 @@ public final class ArtifactFetcher {
     private CompletionStage<Path> transfer(String sha256, long sizeBytes, String peer) {
         Path tmp = store.newIncomingFile();
         Progress progress = new Progress(sha256, peer, sizeBytes);
-        CompletionStage<Path> result = http.singleRequest(HttpRequest.GET(peer + "/v1/artifacts/" + sha256), https,
-                        pool, httpLog)
+        // one connection per transfer (Connection: close): a transfer abandoned part way (too
+        // large, stalled, cut) leaves its connection to be torn down, and a pooled one handed to
+        // the next transfer from that peer was seen to fail it ("stalled", "NoMoreElementsNeeded")
+        CompletionStage<Path> result = http.singleRequest(HttpRequest.GET(peer + "/v1/artifacts/" + sha256)
+                                .addHeader(Connection.create("close")), https, pool, httpLog)
                 .thenCompose(response -> receive(response, sizeBytes, tmp, progress))
                 .thenApplyAsync(digest -> {
                     if (digest.bytes() != sizeBytes) {
