@@ -851,11 +851,7 @@ public final class HttpGateway extends AllDirectives {
      * found a conflict (a racing deploy got there first), else by the error's kind.
      */
     static java.util.Map.Entry<StatusCode, String> adminFailure(Throwable error) {
-        Throwable cause = error;
-        while (cause instanceof CompletionException && cause.getCause() != null) {
-            cause = cause.getCause();
-        }
-        if (cause instanceof io.meshinfer.registry.CatalogConflict conflict) {
+        if (unwrap(error) instanceof io.meshinfer.registry.CatalogConflict conflict) {
             return java.util.Map.entry(StatusCodes.CONFLICT, conflict.getMessage());
         }
         InferenceException e = asInferenceException(error);
@@ -867,11 +863,17 @@ public final class HttpGateway extends AllDirectives {
         return errorResponse(failure.getKey(), failure.getValue());
     }
 
-    static InferenceException asInferenceException(Throwable error) {
+    /** {@code error} without the CompletionExceptions that asynchronous stages wrap it in. */
+    private static Throwable unwrap(Throwable error) {
         Throwable cause = error;
         while (cause instanceof CompletionException && cause.getCause() != null) {
             cause = cause.getCause();
         }
+        return cause;
+    }
+
+    static InferenceException asInferenceException(Throwable error) {
+        Throwable cause = unwrap(error);
         if (cause instanceof InferenceException ie) {
             return ie;
         }
