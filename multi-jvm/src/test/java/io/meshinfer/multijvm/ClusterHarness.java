@@ -730,6 +730,9 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
     }
 
     private void launch(Node n, List<String> seeds) {
+        if (n.starts > 0) {
+            awaitPortsFree(n);
+        }
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(NODE_JVM_OPTIONS);
@@ -830,17 +833,15 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
     }
 
     /**
-     * A port free on 127.0.0.1 right now (bind and release), below the kernel's ephemeral
-     * range so outgoing connections never take it while its node is down.
+     * A port free on 127.0.0.1 right now (bind and release), outside the kernel's ephemeral
+     * range so outgoing connections never take it while its node is down. The range differs
+     * between kernels and sandboxes (32768-60999 on Linux by default, 16000-65535 in some
+     * sandboxes), so it is read, not assumed.
      */
     private int freePort() {
-        int low = 20000;
-        int high = ephemeralLow() - 1;
-        if (high <= low + 1000) {
-            high = 65000;
-        }
+        int[] range = portRange();
         for (int attempt = 0; attempt < 200; attempt++) {
-            int port = ThreadLocalRandom.current().nextInt(low, high);
+            int port = ThreadLocalRandom.current().nextInt(range[0], range[1]);
             if (usedPorts.contains(port)) {
                 continue;
             }
@@ -853,15 +854,56 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
                 // taken: try another
             }
         }
-        throw new IllegalStateException("no free port found in [" + low + ", " + high + ")");
+        throw new IllegalStateException("no free port found in [" + range[0] + ", " + range[1] + ")");
     }
 
-    private static int ephemeralLow() {
+    /**
+     * Where {@link #freePort} picks: up to 12,000 ports just below the ephemeral range, or the
+     * ports above it when too few lie below, or (no room either side) any unprivileged port.
+     */
+    static int[] portRange(int ephemeralLow, int ephemeralHigh) {
+        int belowLow = Math.max(1024, ephemeralLow - 12_000);
+        if (ephemeralLow - belowLow >= 2000) {
+            return new int[] {belowLow, ephemeralLow};
+        }
+        if (65_535 - ephemeralHigh >= 2000) {
+            return new int[] {ephemeralHigh + 1, 65_536};
+        }
+        return new int[] {1024, 65_536};
+    }
+
+    private static int[] portRange() {
         try {
-            String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
-            return Integer.parseInt(range.split("\\s+")[0]);
+            String[] range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+");
+            return portRange(Integer.parseInt(range[0]), Integer.parseInt(range[1]));
         } catch (IOException | RuntimeException e) {
-            return 32768;
+            return portRange(32768, 60999);
+        }
+    }
+
+    /**
+     * Waits until a stopped node's ports can be bound again as its node binds them (address
+     * reuse on, so closed connections in TIME_WAIT do not count), so a restart does not fail on
+     * a port some short-lived socket still holds. Reports any wait.
+     */
+    private void awaitPortsFree(Node n) {
+        long t0 = System.nanoTime();
+        await(n.name() + "'s ports " + n.httpPort + " and " + n.transportPort + " free to bind again")
+                .atMost(Duration.ofSeconds(60)).pollInterval(POLL)
+                .until(() -> bindable(n.httpPort) && bindable(n.transportPort));
+        double waited = (System.nanoTime() - t0) / 1e9;
+        if (waited > 1) {
+            report.line("%s's ports were held by other sockets for %.1f s before its restart", n.name(), waited);
+        }
+    }
+
+    private static boolean bindable(int port) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(HOST, port));
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
