@@ -95,11 +95,12 @@ final class ClusterIncarnation {
      */
     static ClusterIncarnation start(Config config, NodeSettings settings, CatalogView catalogView, ReplicaPool pool,
                                     Runnable onEnded, java.util.function.Supplier<CompletionStage<Done>> beforeLeaving,
-                                    io.meshinfer.shard.StageContinuation continuation) {
+                                    io.meshinfer.shard.StageContinuation continuation,
+                                    io.meshinfer.shard.PlacementDeferrals deferrals) {
         ClusterBootstrapMode.fromConfig(config); // a wrong setting fails before the cluster port is bound
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "meshinfer", config);
         try {
-            return wire(system, config, settings, catalogView, pool, onEnded, beforeLeaving, continuation);
+            return wire(system, config, settings, catalogView, pool, onEnded, beforeLeaving, continuation, deferrals);
         } catch (RuntimeException e) {
             system.terminate();
             throw e;
@@ -109,7 +110,8 @@ final class ClusterIncarnation {
     private static ClusterIncarnation wire(ActorSystem<Void> system, Config config, NodeSettings settings,
                                            CatalogView catalogView, ReplicaPool pool, Runnable onEnded,
                                            java.util.function.Supplier<CompletionStage<Done>> beforeLeaving,
-                                           io.meshinfer.shard.StageContinuation continuation) {
+                                           io.meshinfer.shard.StageContinuation continuation,
+                                           io.meshinfer.shard.PlacementDeferrals deferrals) {
         Duration writeTimeout = config.getDuration("meshinfer.catalog.write-timeout");
         AtomicBoolean catalogSynced = new AtomicBoolean();
         ActorRef<Catalog.Command> catalog = system.systemActorOf(Catalog.create(catalogView, writeTimeout,
@@ -131,7 +133,8 @@ final class ClusterIncarnation {
                 config.getDuration("meshinfer.placement.stop-linger"), large, continuation);
         system.systemActorOf(Attestations.create(pool.attestor(),
                 config.getDuration("meshinfer.attestation.write-timeout")), "attestations", Props.empty());
-        ModelReplica.init(system, env, new PlacementStrategy(catalogView, MemoryBudget.fromConfig(config)));
+        ModelReplica.init(system, env, new PlacementStrategy(catalogView, MemoryBudget.fromConfig(config),
+                deferrals));
         system.systemActorOf(ReplicaReconciler.create(catalogView, locations, locationView,
                 config.getDuration("meshinfer.placement.reconcile-interval")), "reconciler", Props.empty());
         RolloutSettings rolloutSettings = RolloutSettings.fromConfig(config);

@@ -89,6 +89,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final Executor blocking;
     private final CatalogView catalog = new CatalogView();
     private final ServedCounters served = new ServedCounters();
+    private final io.meshinfer.shard.PlacementDeferrals deferrals = new io.meshinfer.shard.PlacementDeferrals();
     private final ReplicaPool pool;
     private final IslandRouter island;
     private final io.meshinfer.observability.NodeMetrics metrics;
@@ -150,7 +151,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
                 resources.store(), drift, this::clusterSnapshot, () -> {
                     ClusterIncarnation inc = current.get();
                     return inc == null ? 0 : inc.members().membersDowned();
-                });
+                }, deferrals);
         this.island = new IslandRouter(catalog, pool, routerSettings.maxRequestBytes());
         this.chain = new io.meshinfer.pipeline.StageChain(catalog, this::route, routerSettings,
                 io.meshinfer.pipeline.PipelineSettings.fromConfig(config), metrics::pipelineActivations,
@@ -246,7 +247,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private ClusterIncarnation newIncarnation(Config config) {
         ClusterIncarnation[] self = new ClusterIncarnation[1];
         ClusterIncarnation inc = ClusterIncarnation.start(config, settings, catalog, pool,
-                () -> onIncarnationEnded(self[0]), this::drainHttp, chain::continueAfter);
+                () -> onIncarnationEnded(self[0]), this::drainHttp, chain::continueAfter, deferrals);
         self[0] = inc;
         return inc;
     }
@@ -435,6 +436,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
             }
         });
         return counted;
+    }
+
+    /** How often this node's shard coordinator deferred placing a replica, by reason. */
+    public io.meshinfer.shard.PlacementDeferrals placementDeferrals() {
+        return deferrals;
     }
 
     @Override

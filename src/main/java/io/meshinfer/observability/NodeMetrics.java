@@ -10,6 +10,7 @@ import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.routing.MemberInfo;
 import io.meshinfer.runtime.ModelRuntime;
+import io.meshinfer.shard.PlacementDeferrals;
 import io.meshinfer.shard.PooledReplica;
 import io.meshinfer.shard.ReplicaPool;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
@@ -77,9 +78,11 @@ public final class NodeMetrics {
     /**
      * @param cluster this node's current view of the cluster (members, island mode)
      * @param membersDowned members this node saw downed in its current membership
+     * @param deferrals replica placements this node's shard coordinator deferred, by reason
      */
     public NodeMetrics(String node, CatalogView catalog, ReplicaPool pool, ModelRuntime runtime, ArtifactStore store,
-                       DriftRegistry drift, Supplier<ClusterSnapshot> cluster, LongSupplier membersDowned) {
+                       DriftRegistry drift, Supplier<ClusterSnapshot> cluster, LongSupplier membersDowned,
+                       PlacementDeferrals deferrals) {
         this.node = node;
         this.catalog = catalog;
         this.requests = Counter.builder().name("meshinfer_requests_total")
@@ -103,6 +106,17 @@ public final class NodeMetrics {
                 .help("Answers of ensemble members to requests to an ensemble entering this node, by outcome")
                 .labelNames("model", "member", "node", "outcome").register(registry);
         registry.register(new Scraped(pool, runtime, store, cluster, membersDowned));
+        registry.register(() -> {
+            CounterSnapshot.Builder deferred = CounterSnapshot.builder().name("meshinfer_placement_deferred")
+                    .help("Replica placements this node's shard coordinator deferred and retries later, by reason"
+                            + " (no_memory_budget, no_eligible_node, ...); only the coordinator, the oldest member,"
+                            + " places replicas");
+            for (PlacementDeferrals.Reason r : PlacementDeferrals.Reason.values()) {
+                deferred.dataPoint(CounterSnapshot.CounterDataPointSnapshot.builder()
+                        .labels(Labels.of("node", node, "reason", r.label())).value(deferrals.count(r)).build());
+            }
+            return deferred.build();
+        });
         registry.register(new DriftCollector(node, drift));
         JvmMetrics.builder().register(registry);
     }

@@ -50,6 +50,7 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
 
     private final CatalogView catalog;
     private final MemoryBudget memory;
+    private final PlacementDeferrals deferrals;
     private final java.util.Map<String, Long> firstAttempt = new java.util.concurrent.ConcurrentHashMap<>();
     private static final long REGISTRATION_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
     /** Members (by unique address) whose shard region has registered: one missing later is leaving, not joining. */
@@ -59,9 +60,11 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
     private final Set<String> warnedNoRoom = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile Cluster cluster;
 
-    public PlacementStrategy(CatalogView catalog, MemoryBudget memory) {
+    /** @param deferrals counts the allocations deferred, by reason (the node's, across memberships) */
+    public PlacementStrategy(CatalogView catalog, MemoryBudget memory, PlacementDeferrals deferrals) {
         this.catalog = catalog;
         this.memory = memory;
+        this.deferrals = deferrals;
     }
 
     @Override
@@ -204,7 +207,7 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
                                           Map<ActorRef, IndexedSeq<String>> currentShardAllocations) {
         Optional<ModelManifest> manifest = manifest(shardId);
         if (manifest.isEmpty()) {
-            return deferred("the manifest of " + shardId
+            return deferred(PlacementDeferrals.Reason.MANIFEST_PENDING, "the manifest of " + shardId
                     + " has not reached the shard coordinator yet");
         }
         String key = versionKey(shardId);
@@ -213,19 +216,21 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
         if (candidates.isEmpty()) {
             log.warn("no reachable replica host in regions {} for {}; it waits for one", manifest.get().regions(),
                     shardId);
-            return deferred("no eligible node for " + shardId);
+            return deferred(PlacementDeferrals.Reason.NO_ELIGIBLE_NODE, "no eligible node for " + shardId);
         }
         Optional<Host> chosen = choose(shardId, manifest.get(), candidates, catalog::manifest, memory);
         if (chosen.isEmpty()) {
             warnNoRoom(shardId, manifest.get(), candidates);
-            return deferred("no node has memory budget left for " + shardId);
+            return deferred(PlacementDeferrals.Reason.NO_MEMORY_BUDGET,
+                    "no node has memory budget left for " + shardId);
         }
         Host best = chosen.get();
         if (sameVersion(best, key) > 0 && unregisteredEligibleMember(manifest.get(), candidates)
                 && waitingSince(shardId) < REGISTRATION_GRACE_NANOS) {
             // a node that would keep the replicas apart has joined but its shard region has not
             // registered yet: ask again shortly rather than co-locate the replicas
-            return deferred("waiting for a joining node's shard region to place "
+            return deferred(PlacementDeferrals.Reason.AWAITING_REGISTRATION,
+                    "waiting for a joining node's shard region to place "
                     + shardId + " apart from its other replicas");
         }
         firstAttempt.remove(shardId);
@@ -236,9 +241,10 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
     /**
      * A failed allocation, which the coordinator logs (at ERROR, with the exception) and asks
      * again for later: the reason is the message, so it carries no stack trace, which would
-     * only repeat the coordinator's frames at every retry.
+     * only repeat the coordinator's frames at every retry. Counted by reason.
      */
-    private static Future<ActorRef> deferred(String reason) {
+    private Future<ActorRef> deferred(PlacementDeferrals.Reason why, String reason) {
+        deferrals.record(why);
         return Futures.failed(new PlacementDeferred(reason));
     }
 

@@ -12,6 +12,7 @@ import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.models.OnnxModelBuilder;
 import io.meshinfer.models.OrtTestRunner;
+import io.meshinfer.shard.PlacementDeferrals;
 import io.meshinfer.tensor.DType;
 import io.meshinfer.tensor.NamedTensor;
 import io.meshinfer.tensor.Tensor;
@@ -24,6 +25,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -183,6 +185,26 @@ class MemoryBudgetServingTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> replicaNodes(a, "chain").isEmpty());
     }
 
+    /** Placements deferred for want of room by whichever node is the shard coordinator. */
+    private static long noRoomDeferrals() {
+        return Stream.of(a, b, c).mapToLong(t -> t.node().placementDeferrals()
+                .count(PlacementDeferrals.Reason.NO_MEMORY_BUDGET)).sum();
+    }
+
+    /** The same, as the nodes' {@code /metrics} report it. */
+    private static double scrapedNoRoomDeferrals() {
+        double sum = 0;
+        for (TestNode t : List.of(a, b, c)) {
+            for (String line : Http.get(t.url() + "/metrics").body().split("\n")) {
+                if (line.startsWith("meshinfer_placement_deferred_total{")
+                        && line.contains("reason=\"no_memory_budget\"")) {
+                    sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                }
+            }
+        }
+        return sum;
+    }
+
     @Test
     void aReplicaWithoutRoomWaitsVisiblyAndIsPlacedOnceRoomFrees() throws Exception {
         assertEquals(201, Http.put(a.url() + "/v1/models/held/versions/1?stages=2", CHAIN).status());
@@ -200,9 +222,13 @@ class MemoryBudgetServingTest {
             return p.path("status").asText().equals("pending")
                     && p.path("reason").asText().contains("no node has memory budget left");
         });
-        // it stays unplaced through several placement attempts (the reconciler asks every 2 s)
-        await().during(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(10))
-                .until(() -> replicaNodes(a, "late").isEmpty());
+        // it stays unplaced through several placement attempts (the reconciler asks every 2 s), each
+        // deferred by the coordinator for want of room; nothing else waits for room in this test
+        long deferredBefore = noRoomDeferrals();
+        await("three more placement attempts for late, each deferred for want of room")
+                .atMost(Duration.ofSeconds(60)).until(() -> noRoomDeferrals() >= deferredBefore + 3);
+        assertTrue(replicaNodes(a, "late").isEmpty(), "late was placed without room: " + replicaNodes(a, "late"));
+        assertTrue(scrapedNoRoomDeferrals() >= deferredBefore + 3, "/metrics counts the deferrals");
 
         assertEquals(200, Http.delete(a.url() + "/v1/models/held/versions/1").status());
         // node-c serves it and node-a's view of the cluster lists it: each node learns of the
