@@ -56,8 +56,11 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
     /** Members (by unique address) whose shard region has registered: one missing later is leaving, not joining. */
     private final Set<org.apache.pekko.cluster.UniqueAddress> registeredOnce =
             java.util.concurrent.ConcurrentHashMap.newKeySet();
-    /** Versions ({@code m@v}) already warned about having no node with room, so the warning is logged once. */
-    private final Set<String> warnedNoRoom = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /**
+     * Versions already warned about, as {@code reason:m@v} (no node with room, no eligible node),
+     * so each warning is logged once until the version is placed.
+     */
+    private final Set<String> warned = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile Cluster cluster;
 
     /** @param deferrals counts the allocations deferred, by reason (the node's, across memberships) */
@@ -214,8 +217,10 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
         List<Host> hosts = hosts(currentShardAllocations);
         List<Host> candidates = hosts.stream().filter(h -> h.eligible() && allowed(manifest.get(), h)).toList();
         if (candidates.isEmpty()) {
-            log.warn("no reachable replica host in regions {} for {}; it waits for one", manifest.get().regions(),
-                    shardId);
+            if (firstWarning(PlacementDeferrals.Reason.NO_ELIGIBLE_NODE, key)) {
+                log.warn("no reachable replica host in regions {} for {}; it waits for one",
+                        manifest.get().regions(), shardId);
+            }
             return deferred(PlacementDeferrals.Reason.NO_ELIGIBLE_NODE, "no eligible node for " + shardId);
         }
         Optional<Host> chosen = choose(shardId, manifest.get(), candidates, catalog::manifest, memory);
@@ -234,14 +239,16 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
                     + shardId + " apart from its other replicas");
         }
         firstAttempt.remove(shardId);
-        warnedNoRoom.remove(key);
+        for (PlacementDeferrals.Reason r : PlacementDeferrals.Reason.values()) {
+            warned.remove(r.label() + ":" + key);
+        }
         return Futures.successful(best.region());
     }
 
     /**
-     * A failed allocation, which the coordinator logs (at ERROR, with the exception) and asks
-     * again for later: the reason is the message, so it carries no stack trace, which would
-     * only repeat the coordinator's frames at every retry. Counted by reason.
+     * A failed allocation, which the coordinator asks again for later. It would log each at
+     * ERROR; {@link DeferredPlacementLogFilter} drops those lines, since the reason is warned
+     * about once and counted here by reason. The reason is the message, with no stack trace.
      */
     private Future<ActorRef> deferred(PlacementDeferrals.Reason why, String reason) {
         deferrals.record(why);
@@ -264,10 +271,7 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
 
     /** Says once per version why its replica waits: every allowed node's budget is too full for it. */
     private void warnNoRoom(String shardId, ModelManifest m, List<Host> candidates) {
-        if (warnedNoRoom.size() > MAX_REMEMBERED) {
-            warnedNoRoom.clear(); // bounded: at worst a version is warned about once more
-        }
-        if (!warnedNoRoom.add(versionKey(shardId))) {
+        if (!firstWarning(PlacementDeferrals.Reason.NO_MEMORY_BUDGET, versionKey(shardId))) {
             return;
         }
         StringBuilder nodes = new StringBuilder();
@@ -280,6 +284,14 @@ public final class PlacementStrategy extends ShardCoordinator.AbstractShardAlloc
                         + " and the allowed nodes have allocated [{}]; it waits until one has room (free memory"
                         + " by undeploying, add a node, or deploy the model in more stages)", shardId,
                 MemoryBudget.human(memory.estimate(m)), MemoryBudget.human(m.sizeBytes()), memory.overhead(), nodes);
+    }
+
+    /** Whether this is the first warning of {@code reason} for version {@code key} since it was last placed. */
+    private boolean firstWarning(PlacementDeferrals.Reason reason, String key) {
+        if (warned.size() > MAX_REMEMBERED) {
+            warned.clear(); // bounded: at worst a version is warned about once more
+        }
+        return warned.add(reason.label() + ":" + key);
     }
 
     /** How long allocation of {@code shardId} has been deferred. */

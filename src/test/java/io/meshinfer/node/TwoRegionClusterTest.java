@@ -6,11 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.shard.PlacementDeferrals;
+import io.meshinfer.shard.PlacementStrategy;
 import io.meshinfer.tensor.Tensor;
 import io.meshinfer.testkit.Http;
 import io.meshinfer.testkit.TestNode;
@@ -25,6 +30,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * Two real nodes in one JVM, in regions "a" and "b": placement by region with
@@ -98,6 +104,38 @@ class TwoRegionClusterTest {
             assertNotEquals("[\"a\"]", s.get("residency").toString(), "node-b served data restricted to region a");
         }
         assertEquals(10, servedInB);
+    }
+
+    @Test
+    void aVersionNoRegionCanHostWaitsCountedAndWarnedAboutOnce() throws Exception {
+        Logger strategyLog = (Logger) LoggerFactory.getLogger(PlacementStrategy.class);
+        ListAppender<ILoggingEvent> captured = new ListAppender<>();
+        captured.start();
+        strategyLog.addAppender(captured);
+        try {
+            long before = noHostDeferrals();
+            Http.Reply r = Http.put(a.url() + "/v1/models/nowhere/versions/1?regions=c", TestModels.mlp());
+            assertEquals(201, r.status(), r.body());
+            await("three placement attempts, each deferred for want of a host in region c")
+                    .atMost(Duration.ofSeconds(60)).until(() -> noHostDeferrals() >= before + 3);
+            JsonNode p = JSON.readTree(Http.get(b.url() + "/v1/models/nowhere/versions/1/placement").body())
+                    .path("placement").path(0);
+            assertEquals("pending", p.path("status").asText(), p.toString());
+            assertTrue(p.path("reason").asText().contains("no reachable replica host in regions [c]"), p.toString());
+            long warnings = captured.list.stream()
+                    .filter(e -> e.getFormattedMessage().startsWith("no reachable replica host")
+                            && e.getFormattedMessage().contains("nowhere@1"))
+                    .count();
+            assertEquals(1, warnings, "warned once, not at every retry");
+        } finally {
+            strategyLog.detachAppender(captured);
+            assertEquals(200, Http.delete(a.url() + "/v1/models/nowhere/versions/1").status());
+        }
+    }
+
+    private static long noHostDeferrals() {
+        return a.node().placementDeferrals().count(PlacementDeferrals.Reason.NO_ELIGIBLE_NODE)
+                + b.node().placementDeferrals().count(PlacementDeferrals.Reason.NO_ELIGIBLE_NODE);
     }
 
     @Test
