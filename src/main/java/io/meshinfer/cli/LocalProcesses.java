@@ -1,7 +1,6 @@
 package io.meshinfer.cli;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,6 +27,9 @@ final class LocalProcesses implements AutoCloseable {
         }
     }
 
+    /** Ports this process has handed out, so two of its nodes never get the same one. */
+    private static final java.util.Set<Integer> USED_PORTS = new java.util.HashSet<>();
+
     private final Path dir;
     private final List<String> jvmOptions;
     private final Map<String, Node> nodes = new LinkedHashMap<>();
@@ -39,10 +41,13 @@ final class LocalProcesses implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(reaper);
     }
 
-    /** A port free on 127.0.0.1 right now. */
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+    /** A port free on 127.0.0.1 right now, outside the ephemeral range ({@link FreePorts}). */
+    static int freePort() {
+        synchronized (USED_PORTS) {
+            if (USED_PORTS.size() > 10_000) {
+                USED_PORTS.clear(); // bounded: ports handed out that long ago are bound or gone
+            }
+            return FreePorts.pick(USED_PORTS);
         }
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.meshinfer.cli.FreePorts;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.File;
 import java.io.IOException;
@@ -32,7 +33,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
@@ -832,53 +832,14 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
         }
     }
 
-    /**
-     * A port free on 127.0.0.1 right now (bind and release), outside the kernel's ephemeral
-     * range so outgoing connections never take it while its node is down. The range differs
-     * between kernels and sandboxes (32768-60999 on Linux by default, 16000-65535 in some
-     * sandboxes), so it is read, not assumed.
-     */
+    /** A port free right now, outside the kernel's ephemeral range ({@link FreePorts}). */
     private int freePort() {
-        int[] range = portRange();
-        for (int attempt = 0; attempt < 200; attempt++) {
-            int port = ThreadLocalRandom.current().nextInt(range[0], range[1]);
-            if (usedPorts.contains(port)) {
-                continue;
-            }
-            try (ServerSocket s = new ServerSocket()) {
-                s.setReuseAddress(false);
-                s.bind(new InetSocketAddress(HOST, port));
-                usedPorts.add(port);
-                return port;
-            } catch (IOException e) {
-                // taken: try another
-            }
+        if (usedPorts.isEmpty()) {
+            int[] range = FreePorts.range();
+            report.line("node ports picked from [%d, %d); the kernel's ephemeral range is %s", range[0], range[1],
+                    FreePorts.ephemeralRange());
         }
-        throw new IllegalStateException("no free port found in [" + range[0] + ", " + range[1] + ")");
-    }
-
-    /**
-     * Where {@link #freePort} picks: up to 12,000 ports just below the ephemeral range, or the
-     * ports above it when too few lie below, or (no room either side) any unprivileged port.
-     */
-    static int[] portRange(int ephemeralLow, int ephemeralHigh) {
-        int belowLow = Math.max(1024, ephemeralLow - 12_000);
-        if (ephemeralLow - belowLow >= 2000) {
-            return new int[] {belowLow, ephemeralLow};
-        }
-        if (65_535 - ephemeralHigh >= 2000) {
-            return new int[] {ephemeralHigh + 1, 65_536};
-        }
-        return new int[] {1024, 65_536};
-    }
-
-    private static int[] portRange() {
-        try {
-            String[] range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim().split("\\s+");
-            return portRange(Integer.parseInt(range[0]), Integer.parseInt(range[1]));
-        } catch (IOException | RuntimeException e) {
-            return portRange(32768, 60999);
-        }
+        return FreePorts.pick(usedPorts);
     }
 
     /**
