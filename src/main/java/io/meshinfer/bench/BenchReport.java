@@ -108,7 +108,8 @@ public final class BenchReport {
                         .put("seconds", r.seconds()).put("throughput", r.throughput())
                         .put("p50", r.percentileMillis(50)).put("p90", r.percentileMillis(90))
                         .put("p99", r.percentileMillis(99)).put("p999", r.percentileMillis(99.9))
-                        .put("meanBatchRows", r.meanBatchRows()).put("processCpuShare", r.processCpuShare());
+                        .put("meanBatchRows", r.meanBatchRows()).put("processCpuShare", r.processCpuShare())
+                        .put("warmupSeconds", r.warmupSeconds());
                 ObjectNode errors = o.putObject("errors");
                 r.errors().forEach(errors::put);
             }

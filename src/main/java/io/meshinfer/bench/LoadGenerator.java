@@ -32,7 +32,8 @@ import org.HdrHistogram.Recorder;
  *       (coordinated omission). Outstanding requests are capped; sends beyond the cap are
  *       counted as {@code GENERATOR_LIMIT} failures rather than queued without bound.</li>
  * </ul>
- * A warm-up period runs first and is not recorded. Every request sent gets exactly one
+ * A warm-up period runs first and is not recorded: a fixed time, or ({@link WarmUp#untilStable})
+ * at least that long and then until throughput settles. Every request sent gets exactly one
  * recorded outcome; the generator waits (bounded) for the stragglers of the measured
  * window.
  */
@@ -51,10 +52,108 @@ public final class LoadGenerator {
         this.timeoutMillis = timeoutMillis;
     }
 
-    /** What one measured window produced. */
+    /**
+     * How long each point warms up before it is measured: {@code minimum}; and, when
+     * {@code tolerance} is positive, then on in windows of {@code window} until the throughputs
+     * of the last {@link #STABLE_WINDOWS} windows each lie within {@code tolerance} of their
+     * mean (as perf_analyzer's stability windows do) and no longer rise (the last above the first
+     * by at most half the tolerance), or until {@code maximum}.
+     */
+    public record WarmUp(Duration minimum, double tolerance, Duration window, Duration maximum) {
+        public static final int STABLE_WINDOWS = 3;
+
+        public WarmUp {
+            if (minimum.isNegative() || maximum.compareTo(minimum) < 0 || tolerance < 0
+                    || (tolerance > 0 && (window.isNegative() || window.isZero()))) {
+                throw new IllegalArgumentException("warm-up: need 0 <= minimum <= maximum, tolerance >= 0 and,"
+                        + " with a tolerance, a positive window");
+            }
+        }
+
+        /** Exactly {@code d}. */
+        public static WarmUp fixed(Duration d) {
+            return new WarmUp(d, 0, Duration.ZERO, d);
+        }
+
+        /**
+         * At least {@code minimum}, then until throughput settles within {@code tolerance},
+         * at most {@code maximum}.
+         */
+        public static WarmUp untilStable(Duration minimum, double tolerance, Duration window, Duration maximum) {
+            return new WarmUp(minimum, tolerance, window, maximum);
+        }
+
+        boolean adaptive() {
+            return tolerance > 0;
+        }
+
+        /**
+         * Whether the last {@link #STABLE_WINDOWS} window throughputs each lie within the tolerance of
+         * their mean, and the last is not above the first by more than half of it.
+         */
+        boolean settled(List<Double> rates) {
+            if (rates.size() < STABLE_WINDOWS) {
+                return false;
+            }
+            List<Double> last = rates.subList(rates.size() - STABLE_WINDOWS, rates.size());
+            double mean = last.stream().mapToDouble(Double::doubleValue).average().orElse(0);
+            // and not still rising (a JIT warming a slow path lifts throughput a few percent a window)
+            return mean > 0 && last.stream().allMatch(r -> Math.abs(r - mean) <= tolerance * mean)
+                    && last.get(last.size() - 1) - last.get(0) <= tolerance / 2 * mean;
+        }
+    }
+
+    /**
+     * Watches an adaptive warm-up from the generator's own loop and starts the measured window
+     * once the warm-up has settled (or at its maximum, when the window starts by itself).
+     */
+    private static final class Settler {
+        private final WarmUp warmup;
+        private final Window w;
+        private final Duration duration;
+        private final List<Double> rates = new java.util.ArrayList<>();
+        private long windowStart;
+        private long answeredAtWindowStart;
+        private boolean done;
+
+        Settler(WarmUp warmup, Window w, Duration duration) {
+            this.warmup = warmup;
+            this.w = w;
+            this.duration = duration;
+            this.windowStart = w.createdNanos;
+            this.done = !warmup.adaptive();
+        }
+
+        /** Called often (every few hundred milliseconds at most) while the point runs. */
+        void tick(long now) {
+            if (done) {
+                return;
+            }
+            if (now - w.startNanos >= 0) {
+                done = true; // the maximum passed: the window started by itself
+                return;
+            }
+            if (now - windowStart < warmup.window().toNanos()) {
+                return;
+            }
+            long answered = w.warmupAnswered.sum();
+            rates.add((answered - answeredAtWindowStart) / ((now - windowStart) / 1e9));
+            if (rates.size() > WarmUp.STABLE_WINDOWS) {
+                rates.remove(0);
+            }
+            windowStart = now;
+            answeredAtWindowStart = answered;
+            if (now - w.createdNanos >= warmup.minimum().toNanos() && warmup.settled(rates)) {
+                w.begin(now, duration);
+                done = true;
+            }
+        }
+    }
+
+    /** What one measured window produced, and how long its warm-up took. */
     public record Result(String mode, double load, long sent, long ok, Map<String, Long> errors, double seconds,
                          Histogram latencyMicros, double meanBatchRows, double processCpuShare,
-                         Histogram failureLatencyMicros) {
+                         Histogram failureLatencyMicros, double warmupSeconds) {
         public double throughput() {
             return ok / seconds;
         }
@@ -84,15 +183,36 @@ public final class LoadGenerator {
         final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
         final AtomicLong sent = new AtomicLong();
         final AtomicLong answered = new AtomicLong();
+        /** Successful answers to warm-up requests, for the throughput of each warm-up window. */
+        final LongAdder warmupAnswered = new LongAdder();
+        final long createdNanos = System.nanoTime();
         volatile long startNanos;
         volatile long endNanos;
+
+        Window(WarmUp warmup, Duration duration) {
+            startNanos = createdNanos + (warmup.adaptive() ? warmup.maximum() : warmup.minimum()).toNanos();
+            endNanos = startNanos + duration.toNanos();
+        }
 
         boolean measuring(long now) {
             return now - startNanos >= 0 && now - endNanos < 0;
         }
 
-        void record(long sentAt, long intendedAt, Sample s) {
-            if (!measuring(sentAt)) {
+        /** Starts the measured window now (a warm-up that settled before its maximum). */
+        void begin(long now, Duration duration) {
+            endNanos = now + duration.toNanos();
+            startNanos = now;
+        }
+
+        /**
+         * Records the answer to a request, measured or not as decided once when it was sent (the
+         * window may start while it is in flight).
+         */
+        void record(boolean measured, long intendedAt, Sample s) {
+            if (!measured) {
+                if (s.ok()) {
+                    warmupAnswered.increment();
+                }
                 return;
             }
             answered.incrementAndGet();
@@ -118,21 +238,25 @@ public final class LoadGenerator {
             }
             return new Result(mode, load, sent.get(), ok.sum(), e, (endNanos - startNanos) / 1e9,
                     latency.getIntervalHistogram(), rowSamples.sum() == 0 ? 0 : (double) rows.sum() / rowSamples.sum(),
-                    cpu, rejectLatency.getIntervalHistogram());
+                    cpu, rejectLatency.getIntervalHistogram(), (startNanos - createdNanos) / 1e9);
         }
     }
 
+    /** {@link #closedLoop(int, WarmUp, Duration, LongConsumer)} with a fixed warm-up. */
+    public Result closedLoop(int concurrency, Duration warmup, Duration duration, LongConsumer progress)
+            throws InterruptedException {
+        return closedLoop(concurrency, WarmUp.fixed(warmup), duration, progress);
+    }
+
     /**
-     * Keeps {@code concurrency} requests outstanding for {@code warmup + duration}.
+     * Keeps {@code concurrency} requests outstanding through the warm-up and then for {@code duration}.
      *
      * @param progress called about every 200 ms with the measured requests answered so far
      */
-    public Result closedLoop(int concurrency, Duration warmup, Duration duration, LongConsumer progress)
+    public Result closedLoop(int concurrency, WarmUp warmup, Duration duration, LongConsumer progress)
             throws InterruptedException {
-        Window w = new Window();
-        long t0 = System.nanoTime();
-        w.startNanos = t0 + warmup.toNanos();
-        w.endNanos = w.startNanos + duration.toNanos();
+        Window w = new Window(warmup, duration);
+        Settler settler = new Settler(warmup, w, duration);
         CountDownLatch stopped = new CountDownLatch(concurrency);
         AtomicLong next = new AtomicLong();
         CpuMeter cpu = new CpuMeter();
@@ -148,6 +272,7 @@ public final class LoadGenerator {
                 new Worker(w, next, stopped, continuations).sendNext();
             }
             while (!stopped.await(200, TimeUnit.MILLISECONDS)) {
+                settler.tick(System.nanoTime());
                 progress.accept(w.answered.get());
                 if (System.nanoTime() - w.endNanos > TimeUnit.MILLISECONDS.toNanos(timeoutMillis + 5000)) {
                     break; // stragglers beyond every deadline are counted unanswered
@@ -185,18 +310,19 @@ public final class LoadGenerator {
                     stopped.countDown();
                     return;
                 }
-                if (w.measuring(now)) {
+                boolean measured = w.measuring(now);
+                if (measured) {
                     w.sent.incrementAndGet();
                 }
                 List<NamedTensor> in = inputs.get((int) (next.getAndIncrement() % inputs.size()));
                 var f = target.send(in, timeoutMillis).toCompletableFuture();
                 if (f.isDone() && depth < 64) {
-                    w.record(now, now, f.join()); // answered at once (e.g. refused): loop, don't recurse deeply
+                    w.record(measured, now, f.join()); // answered at once (e.g. refused): loop, don't recurse deeply
                     depth++;
                     continue;
                 }
                 java.util.function.Consumer<Sample> onAnswer = s -> {
-                    w.record(now, now, s);
+                    w.record(measured, now, s);
                     sendNext();
                 };
                 if (f.isDone()) {
@@ -214,16 +340,21 @@ public final class LoadGenerator {
         }
     }
 
-    /**
-     * Sends at {@code ratePerSecond} with Poisson arrivals for {@code warmup + duration},
-     * with at most {@code maxOutstanding} requests in flight.
-     */
+    /** {@link #openLoop(double, WarmUp, Duration, int, LongConsumer)} with a fixed warm-up. */
     public Result openLoop(double ratePerSecond, Duration warmup, Duration duration, int maxOutstanding,
                            LongConsumer progress) throws InterruptedException {
-        Window w = new Window();
-        long t0 = System.nanoTime();
-        w.startNanos = t0 + warmup.toNanos();
-        w.endNanos = w.startNanos + duration.toNanos();
+        return openLoop(ratePerSecond, WarmUp.fixed(warmup), duration, maxOutstanding, progress);
+    }
+
+    /**
+     * Sends at {@code ratePerSecond} with Poisson arrivals through the warm-up and then for
+     * {@code duration}, with at most {@code maxOutstanding} requests in flight.
+     */
+    public Result openLoop(double ratePerSecond, WarmUp warmup, Duration duration, int maxOutstanding,
+                           LongConsumer progress) throws InterruptedException {
+        Window w = new Window(warmup, duration);
+        Settler settler = new Settler(warmup, w, duration);
+        long t0 = w.createdNanos;
         AtomicLong outstanding = new AtomicLong();
         CpuMeter cpu = new CpuMeter();
         double meanGapNanos = 1e9 / ratePerSecond;
@@ -240,22 +371,24 @@ public final class LoadGenerator {
                 Thread.onSpinWait();
             }
             long at = intended;
-            if (w.measuring(at)) {
+            boolean measured = w.measuring(at);
+            if (measured) {
                 w.sent.incrementAndGet();
             }
             if (outstanding.get() >= maxOutstanding) {
-                w.record(at, at, Sample.failure("GENERATOR_LIMIT"));
+                w.record(measured, at, Sample.failure("GENERATOR_LIMIT"));
             } else {
                 outstanding.incrementAndGet();
                 List<NamedTensor> in = inputs.get((int) (i++ % inputs.size()));
                 target.send(in, timeoutMillis).thenAccept(s -> {
                     outstanding.decrementAndGet();
-                    w.record(at, at, s);
+                    w.record(measured, at, s);
                 });
             }
             intended += (long) (-Math.log(1 - ThreadLocalRandom.current().nextDouble()) * meanGapNanos);
             if (System.nanoTime() - lastProgress > 200_000_000L) {
                 lastProgress = System.nanoTime();
+                settler.tick(lastProgress);
                 progress.accept(w.answered.get());
             }
         }

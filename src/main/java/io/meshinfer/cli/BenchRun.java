@@ -70,8 +70,18 @@ final class BenchRun implements Callable<Integer> {
     @Option(names = "--rate", split = ",", description = "Open-loop rates (requests/s, Poisson arrivals) to run.")
     List<Double> rates = new ArrayList<>();
 
-    @Option(names = "--warmup-seconds", defaultValue = "3", description = "Warm-up per measurement (default ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup-seconds", defaultValue = "3", description = "Warm-up per measurement"
+            + " (default ${DEFAULT-VALUE}); with --warmup-stable-within, the least warm-up.")
     int warmupSeconds;
+
+    @Option(names = "--warmup-stable-within", paramLabel = "PERCENT", description = "Warm up past --warmup-seconds"
+            + " until the throughputs of the last 3 warm-up windows of 5 s each lie within PERCENT of their mean"
+            + " (e.g. 5), at most --max-warmup-seconds; each point's report gives the warm-up it took.")
+    Double warmupStableWithin;
+
+    @Option(names = "--max-warmup-seconds", defaultValue = "180", description = "The longest a"
+            + " --warmup-stable-within warm-up runs (default ${DEFAULT-VALUE}).")
+    int maxWarmupSeconds;
 
     @Option(names = "--seconds", defaultValue = "10", description = "Measured time per point (default ${DEFAULT-VALUE}).")
     int seconds;
@@ -134,7 +144,9 @@ final class BenchRun implements Callable<Integer> {
         report.header("FLOPs per sample", bm.flopsPerSample());
         report.header("parameter bytes", bm.parameterBytes());
         report.header("target", target + (url != null ? " " + url : ""));
-        report.header("warm-up / measured", warmupSeconds + " s / " + seconds + " s per point");
+        report.header("warm-up / measured", (warmupStableWithin == null ? warmupSeconds + " s"
+                : "at least " + warmupSeconds + " s, then until 3 windows of 5 s agree within " + warmupStableWithin
+                        + " % (at most " + maxWarmupSeconds + " s)") + " / " + seconds + " s per point");
 
         Path dir = Files.createTempDirectory("meshinfer-bench");
         try {
@@ -226,7 +238,7 @@ final class BenchRun implements Callable<Integer> {
     private void measure(BenchTarget t, List<List<NamedTensor>> inputs, String series, BenchReport report)
             throws Exception {
         LoadGenerator gen = new LoadGenerator(t, inputs, timeoutMs);
-        Duration warmup = Duration.ofSeconds(warmupSeconds);
+        LoadGenerator.WarmUp warmup = warmUp();
         Duration measured = Duration.ofSeconds(seconds);
         for (int c : concurrency) {
             LoadGenerator.Result r;
@@ -234,8 +246,8 @@ final class BenchRun implements Callable<Integer> {
                 r = gen.closedLoop(c, warmup, measured, stepper(bar));
             }
             report.add(series, r);
-            System.out.printf(Locale.ROOT, "  %s c=%d: %.0f req/s, p50 %.3f ms, p99 %.3f ms, errors %s%n", series, c,
-                    r.throughput(), r.percentileMillis(50), r.percentileMillis(99), r.errors());
+            System.out.printf(Locale.ROOT, "  %s c=%d: %.0f req/s, p50 %.3f ms, p99 %.3f ms, errors %s%s%n", series, c,
+                    r.throughput(), r.percentileMillis(50), r.percentileMillis(99), r.errors(), warmedUp(r));
         }
         for (double rate : rates) {
             LoadGenerator.Result r;
@@ -244,14 +256,35 @@ final class BenchRun implements Callable<Integer> {
             }
             report.add(series, r);
             System.out.printf(Locale.ROOT, "  %s rate=%.0f: %.0f req/s ok, p50 %.3f ms, p99 %.3f ms, errors %s,"
-                    + " failures answered in p99 %.3f ms%n", series, rate, r.throughput(), r.percentileMillis(50),
-                    r.percentileMillis(99), r.errors(), r.failurePercentileMillis(99));
+                    + " failures answered in p99 %.3f ms%s%n", series, rate, r.throughput(), r.percentileMillis(50),
+                    r.percentileMillis(99), r.errors(), r.failurePercentileMillis(99), warmedUp(r));
         }
+    }
+
+    private LoadGenerator.WarmUp warmUp() {
+        Duration least = Duration.ofSeconds(warmupSeconds);
+        if (warmupStableWithin == null) {
+            return LoadGenerator.WarmUp.fixed(least);
+        }
+        if (!(warmupStableWithin > 0 && warmupStableWithin < 100) || maxWarmupSeconds < warmupSeconds) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--warmup-stable-within must be a percentage above 0 and below 100, and --max-warmup-seconds"
+                            + " at least --warmup-seconds");
+        }
+        return LoadGenerator.WarmUp.untilStable(least, warmupStableWithin / 100, Duration.ofSeconds(5),
+                Duration.ofSeconds(maxWarmupSeconds));
+    }
+
+    /** The warm-up a point took, when it was not fixed. */
+    private String warmedUp(LoadGenerator.Result r) {
+        return warmupStableWithin == null ? ""
+                : String.format(Locale.ROOT, ", after %.0f s of warm-up", r.warmupSeconds());
     }
 
     private ProgressBar bar(String task) {
         return new ProgressBarBuilder().setTaskName(task).setStyle(ProgressBarStyle.ASCII).setUnit("s", 1)
-                .setInitialMax(warmupSeconds + seconds).setUpdateIntervalMillis(500).build();
+                .setInitialMax((warmupStableWithin == null ? warmupSeconds : maxWarmupSeconds) + seconds)
+                .setUpdateIntervalMillis(500).build();
     }
 
     /** Moves a time-based bar: elapsed seconds, and the answers counted so far as its message. */
