@@ -76,7 +76,8 @@ final class BenchRun implements Callable<Integer> {
 
     @Option(names = "--warmup-stable-within", paramLabel = "PERCENT", description = "Warm up past --warmup-seconds"
             + " until the throughputs of the last 3 warm-up windows of 5 s each lie within PERCENT of their mean"
-            + " (e.g. 5), at most --max-warmup-seconds; each point's report gives the warm-up it took.")
+            + " (e.g. 5) and no longer rise, at most --max-warmup-seconds; each point's report gives the warm-up"
+            + " it took.")
     Double warmupStableWithin;
 
     @Option(names = "--max-warmup-seconds", defaultValue = "180", description = "The longest a"
@@ -146,7 +147,8 @@ final class BenchRun implements Callable<Integer> {
         report.header("target", target + (url != null ? " " + url : ""));
         report.header("warm-up / measured", (warmupStableWithin == null ? warmupSeconds + " s"
                 : "at least " + warmupSeconds + " s, then until 3 windows of 5 s agree within " + warmupStableWithin
-                        + " % (at most " + maxWarmupSeconds + " s)") + " / " + seconds + " s per point");
+                        + " % and stop rising (at most " + maxWarmupSeconds + " s)") + " / " + seconds
+                + " s per point");
 
         Path dir = Files.createTempDirectory("meshinfer-bench");
         try {
