@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.meshinfer.cli.FreePorts;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.meshinfer.cli.FreePorts;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
