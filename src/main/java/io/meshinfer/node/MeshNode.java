@@ -97,6 +97,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
     private final RouterSettings routerSettings;
     private final RolloutSettings rolloutSettings;
     private final boolean exitWhenDowned;
+    private final Duration drainDelay;
     private final Duration backoffMin;
     private final Duration backoffMax;
     private final Duration orphanGrace;
@@ -159,6 +160,11 @@ public final class MeshNode implements NodeBackend, InferenceService {
         this.ensembles = new io.meshinfer.ensemble.EnsembleService(catalog, chain, routerSettings, settings.name(),
                 settings.region(), metrics::ensembleMember, this::trackRollout);
         this.exitWhenDowned = config.getString("meshinfer.node.on-downed").equals("exit");
+        this.drainDelay = config.getDuration("meshinfer.node.drain-delay");
+        if (drainDelay.isNegative() || drainDelay.compareTo(Duration.ofSeconds(15)) > 0) {
+            throw new IllegalArgumentException("meshinfer.node.drain-delay must be between 0s and 15s, not "
+                    + drainDelay);
+        }
         this.backoffMin = config.getDuration("meshinfer.node.rejoin-backoff-min");
         this.backoffMax = config.getDuration("meshinfer.node.rejoin-backoff-max");
         this.orphanGrace = config.getDuration("meshinfer.node.orphan-grace");
@@ -320,9 +326,10 @@ public final class MeshNode implements NodeBackend, InferenceService {
     }
 
     /**
-     * First step of a graceful leave: report not ready, stop taking HTTP connections, and
-     * let the requests already taken finish (they are still served through the cluster: a
-     * request that reached the gateway as the drain began is answered, not refused).
+     * First step of a graceful leave: report not ready, keep serving for the drain delay (so
+     * load balancers polling readiness stop sending), stop taking HTTP connections, and let
+     * the requests already taken finish (they are still served through the cluster: a request
+     * that reached the gateway as the drain began is answered, not refused).
      */
     private CompletionStage<Done> drainHttp() {
         draining = true;
@@ -331,7 +338,14 @@ public final class MeshNode implements NodeBackend, InferenceService {
             shuttingDown = true;
             return CompletableFuture.completedFuture(Done.getInstance());
         }
-        return b.unbind().thenCompose(u -> b.terminate(Duration.ofSeconds(10)))
+        CompletableFuture<Void> delayed = CompletableFuture.completedFuture(null);
+        if (!drainDelay.isZero()) {
+            log.info("node {} reports not ready and keeps serving for {} (meshinfer.node.drain-delay) before it"
+                    + " closes its HTTP port", settings.name(), drainDelay);
+            delayed = CompletableFuture.runAsync(() -> { },
+                    CompletableFuture.delayedExecutor(drainDelay.toMillis(), TimeUnit.MILLISECONDS));
+        }
+        return delayed.thenCompose(d -> b.unbind()).thenCompose(u -> b.terminate(Duration.ofSeconds(10)))
                 .handle((t, e) -> {
                     shuttingDown = true;
                     return Done.getInstance();
