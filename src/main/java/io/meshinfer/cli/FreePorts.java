@@ -59,6 +59,20 @@ public final class FreePorts {
     }
 
     /**
+     * Whether {@code port} on 127.0.0.1 can be bound right now (bound and released). With
+     * {@code reuseAddress} on, as a node binds, closed connections in TIME_WAIT do not count.
+     */
+    public static boolean bindable(int port, boolean reuseAddress) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(reuseAddress);
+            s.bind(new InetSocketAddress("127.0.0.1", port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
      * A port of {@link #range()} free on 127.0.0.1 right now (bound and released) and not in
      * {@code taken}, to which it is added.
      *
@@ -68,16 +82,9 @@ public final class FreePorts {
         int[] range = range();
         for (int attempt = 0; attempt < 200; attempt++) {
             int port = ThreadLocalRandom.current().nextInt(range[0], range[1]);
-            if (taken.contains(port)) {
-                continue;
-            }
-            try (ServerSocket s = new ServerSocket()) {
-                s.setReuseAddress(false);
-                s.bind(new InetSocketAddress("127.0.0.1", port));
+            if (!taken.contains(port) && bindable(port, false)) {
                 taken.add(port);
                 return port;
-            } catch (IOException e) {
-                // taken by another process: try another
             }
         }
         throw new IllegalStateException("no free port found in [" + range[0] + ", " + range[1] + ")");

@@ -11,8 +11,6 @@ import io.meshinfer.cli.FreePorts;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -851,20 +849,10 @@ public final class ClusterHarness implements AutoCloseable, AfterTestExecutionCa
         long t0 = System.nanoTime();
         await(n.name() + "'s ports " + n.httpPort + " and " + n.transportPort + " free to bind again")
                 .atMost(Duration.ofSeconds(60)).pollInterval(POLL)
-                .until(() -> bindable(n.httpPort) && bindable(n.transportPort));
+                .until(() -> FreePorts.bindable(n.httpPort, true) && FreePorts.bindable(n.transportPort, true));
         double waited = (System.nanoTime() - t0) / 1e9;
         if (waited > 1) {
             report.line("%s's ports were held by other sockets for %.1f s before its restart", n.name(), waited);
-        }
-    }
-
-    private static boolean bindable(int port) {
-        try (ServerSocket s = new ServerSocket()) {
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress(HOST, port));
-            return true;
-        } catch (IOException e) {
-            return false;
         }
     }
 
