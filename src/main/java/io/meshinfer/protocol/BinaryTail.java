@@ -45,6 +45,12 @@ final class BinaryTail {
         return new BinaryTail(new byte[0], -1, role);
     }
 
+    /** Hands out the bytes again from the start, for a decode that reads its body a second time. */
+    void rewind() {
+        cursor = start;
+        tensors = 0;
+    }
+
     boolean present() {
         return start >= 0;
     }

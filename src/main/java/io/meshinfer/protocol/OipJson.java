@@ -88,6 +88,8 @@ public final class OipJson {
     private static final int MAX_SIZE_HINT = 1 << 26;
 
     private final InputLimits limits;
+    /** Data arrays of at least this many bytes are read from their spans ({@link DataSpans}). */
+    private final int minSpan;
 
     /**
      * A codec that bounds only the elements of each tensor (for clients decoding responses).
@@ -101,14 +103,24 @@ public final class OipJson {
                     + ", got " + maxElements);
         }
         this.limits = InputLimits.elementsOnly(maxElements);
+        this.minSpan = DataSpans.MIN_LENGTH;
     }
 
     /** A codec that refuses, before allocating, any body beyond {@code limits} (for servers). */
     public OipJson(InputLimits limits) {
+        this(limits, DataSpans.MIN_LENGTH);
+    }
+
+    /**
+     * A server's codec that reads request data arrays of at least {@code minSpan} bytes from
+     * their spans; tests use 1 (every array) and {@link Integer#MAX_VALUE} (none) to compare.
+     */
+    OipJson(InputLimits limits, int minSpan) {
         if (limits == null) {
             throw new IllegalArgumentException("limits are required");
         }
         this.limits = limits;
+        this.minSpan = minSpan;
     }
 
     public long maxElements() {
@@ -148,6 +160,25 @@ public final class OipJson {
         if (model == null || model.isEmpty()) {
             throw invalid("a model name is required");
         }
+        DataSpans spans = DataSpans.find(body, end, Role.INPUT.list, minSpan, limits.maxTensors());
+        if (spans != null) {
+            try {
+                byte[] json = spans.compacted();
+                return decodeRequest(json, json.length, spans, tail, model, version, defaultTimeoutMillis,
+                        maxTimeoutMillis);
+            } catch (InvalidInput e) {
+                // Read the original again, so the refusal is worded and placed as for any body.
+                if (tail != null) {
+                    tail.rewind();
+                }
+            }
+        }
+        return decodeRequest(body, end, null, tail, model, version, defaultTimeoutMillis, maxTimeoutMillis);
+    }
+
+    /** Decodes the JSON in {@code body[0, end)}, whose large data arrays lie in {@code spans} if not null. */
+    private OipBinary.Request decodeRequest(byte[] body, int end, DataSpans spans, BinaryTail tail, String model,
+            String version, long defaultTimeoutMillis, long maxTimeoutMillis) {
         try (JsonParser p = open(body, end, "request")) {
             String id = null;
             List<NamedTensor> inputs = null;
@@ -195,7 +226,7 @@ public final class OipJson {
                         if (inputs != null) {
                             throw duplicateField(field);
                         }
-                        inputs = readTensors(p, v, body, end, tail, Role.INPUT);
+                        inputs = readTensors(p, v, body, end, tail, spans, Role.INPUT);
                     }
                     case "outputs" -> {
                         seenOutputs = once(seenOutputs, field);
@@ -388,7 +419,7 @@ public final class OipJson {
                         if (outputs != null) {
                             throw duplicateField(field);
                         }
-                        outputs = readTensors(p, v, body, end, tail, Role.OUTPUT);
+                        outputs = readTensors(p, v, body, end, tail, null, Role.OUTPUT);
                     }
                     default -> p.skipChildren();
                 }
@@ -444,13 +475,13 @@ public final class OipJson {
                         if (inputs != null) {
                             throw duplicateField(field);
                         }
-                        inputs = readTensors(p, v, body, end, null, Role.INPUT);
+                        inputs = readTensors(p, v, body, end, null, null, Role.INPUT);
                     }
                     case "outputs" -> {
                         if (outputs != null) {
                             throw duplicateField(field);
                         }
-                        outputs = readTensors(p, v, body, end, null, Role.OUTPUT);
+                        outputs = readTensors(p, v, body, end, null, null, Role.OUTPUT);
                     }
                     case "tolerance" -> {
                         seenTolerance = once(seenTolerance, field);
@@ -558,7 +589,7 @@ public final class OipJson {
     }
 
     private List<NamedTensor> readTensors(JsonParser p, JsonToken v, byte[] body, int end, BinaryTail tail,
-            Role role) throws IOException {
+            DataSpans spans, Role role) throws IOException {
         if (v != JsonToken.START_ARRAY) {
             throw invalid("\"" + role.list + "\" must be an array");
         }
@@ -570,7 +601,7 @@ public final class OipJson {
             if (index == limits.maxTensors()) {
                 throw invalid("\"" + role.list + "\" holds more than " + limits.maxTensors() + " tensors, the limit");
             }
-            NamedTensor t = new TensorReader(FACTORY, body, end, role, index++, limits, budget, tail).read(p);
+            NamedTensor t = new TensorReader(FACTORY, body, end, role, index++, limits, budget, tail, spans).read(p);
             if (!names.add(t.name())) {
                 throw invalid("duplicate " + role.noun + " '" + TensorReader.shorten(t.name()) + "'");
             }

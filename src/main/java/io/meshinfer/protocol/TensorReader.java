@@ -102,6 +102,8 @@ final class TensorReader {
     private final Budget budget;
     /** Where binary tensor data comes from; null where the extension is not offered. */
     private final BinaryTail tail;
+    /** Where the large data arrays lie when {@link #body} is their compacted body; null otherwise. */
+    private final DataSpans spans;
 
     private String name;
     private String datatype;
@@ -116,6 +118,8 @@ final class TensorReader {
     private int elements;
     private Object data;
     private int deferredData = -1;
+    /** Whether {@code data} is a placeholder for a span, to be read once the header is known. */
+    private boolean deferredSpan;
 
     private float[] f32;
     private double[] f64;
@@ -126,7 +130,7 @@ final class TensorReader {
     private boolean[] bools;
 
     TensorReader(JsonFactory factory, byte[] body, int end, Role role, int index, InputLimits limits, Budget budget,
-            BinaryTail tail) {
+            BinaryTail tail, DataSpans spans) {
         this.factory = factory;
         this.body = body;
         this.end = end;
@@ -136,6 +140,7 @@ final class TensorReader {
         this.maxElements = limits.maxTensorElements();
         this.budget = budget;
         this.tail = tail;
+        this.spans = spans;
     }
 
     /** Reads the object whose START_OBJECT (or offending token) is {@code p}'s current token. */
@@ -172,9 +177,18 @@ final class TensorReader {
                 }
                 case "data" -> {
                     seen = once(seen, SEEN_DATA, field);
-                    if (name != null && datatype != null && (shape != null || shapeProblem != null)) {
+                    boolean headerKnown = name != null && datatype != null && (shape != null || shapeProblem != null);
+                    if (spans != null && spans.has(index)) {
+                        p.skipChildren(); // the placeholder
+                        if (headerKnown) {
+                            resolveHeader();
+                            data = readSpan();
+                        } else {
+                            deferredSpan = true;
+                        }
+                    } else if (headerKnown) {
                         resolveHeader();
-                        data = readData(p);
+                        data = readData(p, end);
                     } else {
                         long offset = p.currentTokenLocation().getByteOffset();
                         if (offset < 0) {
@@ -198,6 +212,10 @@ final class TensorReader {
             Object raw = readBinary();
             return new NamedTensor(name, Tensor.of(dtype, shape, raw));
         }
+        if (data == null && deferredSpan) {
+            resolveHeader();
+            data = readSpan();
+        }
         if (data == null) {
             resolveHeader();
             if (deferredData < 0) {
@@ -210,7 +228,7 @@ final class TensorReader {
             }
             try (JsonParser q = factory.createParser(body, deferredData, end - deferredData)) {
                 q.nextToken();
-                data = readData(q);
+                data = readData(q, end);
             }
         }
         return new NamedTensor(name, Tensor.of(dtype, shape, data));
@@ -218,7 +236,7 @@ final class TensorReader {
 
     /** The data of a tensor sent as binary, checked against its header before any byte is read. */
     private Object readBinary() {
-        if (data != null || deferredData >= 0) {
+        if (data != null || deferredData >= 0 || deferredSpan) {
             throw invalid(label() + ": has both \"data\" and \"binary_data_size\"; send one of them");
         }
         resolveHeader();
@@ -344,12 +362,38 @@ final class TensorReader {
         elements = (int) n;
     }
 
-    /** Parses the data value that is {@code p}'s current token into an array of {@link #elements}. */
-    private Object readData(JsonParser p) throws IOException {
+    /**
+     * This tensor's data from its span of the original body: read directly where
+     * {@link NumberArrays} can, else by Jackson from the span alone.
+     */
+    private Object readSpan() throws IOException {
+        byte[] original = spans.body();
+        int from = spans.start(index);
+        int to = spans.end(index);
+        Object read = NumberArrays.read(original, from, to, dtype, elements);
+        if (read != null) {
+            return read;
+        }
+        try (JsonParser q = factory.createParser(original, from, to - from)) {
+            q.nextToken();
+            Object out = readData(q, to - from);
+            if (q.nextToken() != null) {
+                // the scan matched brackets that Jackson does not: the decoder reads the body again
+                throw invalid(label() + ": malformed \"data\"");
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Parses the data value that is {@code p}'s current token into an array of {@link #elements};
+     * {@code available} is how many bytes the value can span at most.
+     */
+    private Object readData(JsonParser p, int available) throws IOException {
         int n = elements;
         // n values take at least 2n - 1 bytes, so a larger count cannot be in this body:
         // count the values without allocating n of them.
-        boolean keep = n <= end / 2;
+        boolean keep = n <= available / 2;
         Object out = null;
         if (keep) {
             out = dtype.newArray(n);
