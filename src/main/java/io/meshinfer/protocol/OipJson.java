@@ -90,6 +90,8 @@ public final class OipJson {
     private final InputLimits limits;
     /** Data arrays of at least this many bytes are read from their spans ({@link DataSpans}). */
     private final int minSpan;
+    /** Whether a body refused after compaction is read again as it is (always, outside tests). */
+    private final boolean readAgain;
 
     /**
      * A codec that bounds only the elements of each tensor (for clients decoding responses).
@@ -104,6 +106,7 @@ public final class OipJson {
         }
         this.limits = InputLimits.elementsOnly(maxElements);
         this.minSpan = DataSpans.MIN_LENGTH;
+        this.readAgain = true;
     }
 
     /** A codec that refuses, before allocating, any body beyond {@code limits} (for servers). */
@@ -112,15 +115,24 @@ public final class OipJson {
     }
 
     /**
-     * A server's codec that reads request data arrays of at least {@code minSpan} bytes from
-     * their spans; tests use 1 (every array) and {@link Integer#MAX_VALUE} (none) to compare.
+     * A server's codec that reads data arrays of at least {@code minSpan} bytes from their
+     * spans; tests use 1 (every array) and {@link Integer#MAX_VALUE} (none) to compare.
      */
     OipJson(InputLimits limits, int minSpan) {
+        this(limits, minSpan, true);
+    }
+
+    /**
+     * As {@link #OipJson(InputLimits, int)}; without {@code readAgain} a body refused after
+     * compaction is not read again (tests check that accepted bodies never need it).
+     */
+    OipJson(InputLimits limits, int minSpan, boolean readAgain) {
         if (limits == null) {
             throw new IllegalArgumentException("limits are required");
         }
         this.limits = limits;
         this.minSpan = minSpan;
+        this.readAgain = readAgain;
     }
 
     public long maxElements() {
@@ -160,20 +172,36 @@ public final class OipJson {
         if (model == null || model.isEmpty()) {
             throw invalid("a model name is required");
         }
-        DataSpans spans = DataSpans.find(body, end, Role.INPUT.list, minSpan, limits.maxTensors());
+        return withSpans(body, end, tail, Role.INPUT, (json, jsonEnd, spans) -> decodeRequest(json, jsonEnd, spans,
+                tail, model, version, defaultTimeoutMillis, maxTimeoutMillis));
+    }
+
+    /** One decode of the JSON in {@code json[0, end)}, whose large data arrays lie in {@code spans} if not null. */
+    private interface SpanDecode<T> {
+        T decode(byte[] json, int end, DataSpans spans);
+    }
+
+    /**
+     * Decodes with the large data arrays of {@code role}'s list read from their spans
+     * ({@link DataSpans}); decodes the body as it is when it has none, or when the compacted
+     * body is refused, so that a refusal is worded and placed as for any body.
+     */
+    private <T> T withSpans(byte[] body, int end, BinaryTail tail, Role role, SpanDecode<T> decode) {
+        DataSpans spans = DataSpans.find(body, end, role.list, minSpan, limits.maxTensors());
         if (spans != null) {
             try {
                 byte[] json = spans.compacted();
-                return decodeRequest(json, json.length, spans, tail, model, version, defaultTimeoutMillis,
-                        maxTimeoutMillis);
+                return decode.decode(json, json.length, spans);
             } catch (InvalidInput e) {
-                // Read the original again, so the refusal is worded and placed as for any body.
+                if (!readAgain) {
+                    throw e;
+                }
                 if (tail != null) {
                     tail.rewind();
                 }
             }
         }
-        return decodeRequest(body, end, null, tail, model, version, defaultTimeoutMillis, maxTimeoutMillis);
+        return decode.decode(body, end, null);
     }
 
     /** Decodes the JSON in {@code body[0, end)}, whose large data arrays lie in {@code spans} if not null. */
@@ -357,6 +385,11 @@ public final class OipJson {
 
     /** Decodes the JSON in the first {@code end} bytes of {@code body}, binary outputs from {@code tail}. */
     InferenceResponse decodeResponse(byte[] body, int end, BinaryTail tail) {
+        return withSpans(body, end, tail, Role.OUTPUT, (json, jsonEnd, spans) -> decodeResponse(json, jsonEnd, spans,
+                tail));
+    }
+
+    private InferenceResponse decodeResponse(byte[] body, int end, DataSpans spans, BinaryTail tail) {
         try (JsonParser p = open(body, end, "response")) {
             String model = null;
             String version = null;
@@ -419,7 +452,7 @@ public final class OipJson {
                         if (outputs != null) {
                             throw duplicateField(field);
                         }
-                        outputs = readTensors(p, v, body, end, tail, null, Role.OUTPUT);
+                        outputs = readTensors(p, v, body, end, tail, spans, Role.OUTPUT);
                     }
                     default -> p.skipChildren();
                 }

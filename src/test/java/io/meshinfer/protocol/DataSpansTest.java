@@ -10,6 +10,7 @@ import com.fasterxml.jackson.core.io.NumberInput;
 import com.typesafe.config.ConfigFactory;
 import io.meshinfer.api.InferenceException.InvalidInput;
 import io.meshinfer.api.InferenceRequest;
+import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.tensor.DType;
 import io.meshinfer.tensor.NamedTensor;
 import io.meshinfer.tensor.Tensor;
@@ -44,6 +45,8 @@ class DataSpansTest {
     private static final OipBinary JACKSON = new OipBinary(new OipJson(DEFAULTS, Integer.MAX_VALUE));
     private static final OipBinary SMALL_SPANS = new OipBinary(new OipJson(SMALL, 1));
     private static final OipBinary SMALL_JACKSON = new OipBinary(new OipJson(SMALL, Integer.MAX_VALUE));
+    /** Reads spans and never falls back: what Jackson accepts, this must accept alike. */
+    private static final OipBinary SPANS_ONLY = new OipBinary(new OipJson(DEFAULTS, 1, false));
 
     @Test
     void numbersReadAsJacksonReadsThemInEveryNumericType() {
@@ -203,6 +206,43 @@ class DataSpansTest {
     }
 
     @Test
+    void responsesMeanTheSameWithAndWithoutSpans() {
+        OipBinary spans = new OipBinary(new OipJson(InputLimits.elementsOnly(1 << 20), 1));
+        OipBinary jackson = new OipBinary(new OipJson(InputLimits.elementsOnly(1 << 20), Integer.MAX_VALUE));
+        OipBinary spansOnly = new OipBinary(new OipJson(InputLimits.elementsOnly(1 << 20), 1, false));
+        Random random = new Random(15);
+        float[] values = new float[48];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) random.nextGaussian();
+        }
+        InferenceResponse response = new InferenceResponse("r", "m", "2", List.of(
+                new NamedTensor("y", Tensor.ofFloats(new long[] {2, 24}, values)),
+                new NamedTensor("k", Tensor.ofLongs(new long[] {3}, 7, -8, Long.MAX_VALUE)),
+                new NamedTensor("z", Tensor.ofDoubles(new long[] {2}, 0.1, -2.5e-300))), "n1", "eu", 4, false);
+        List<OipBinary.Body> seeds = List.of(
+                jackson.encodeResponse(response, new OipBinary.BinaryOutputs(false, java.util.Map.of())),
+                jackson.encodeResponse(response, new OipBinary.BinaryOutputs(false, java.util.Map.of("k", true))));
+        String alphabet = "{}[],:\"0123456789.eE-+ntfaNI\\ \n";
+        for (int round = 0; round < 6_000; round++) {
+            OipBinary.Body seed = seeds.get(round % seeds.size());
+            byte[] body = seed.bytes().clone();
+            int jsonLength = seed.jsonLength();
+            if (round >= seeds.size()) {
+                for (int edits = 1 + random.nextInt(3); edits > 0; edits--) {
+                    body[random.nextInt(jsonLength)] = (byte) alphabet.charAt(random.nextInt(alphabet.length()));
+                }
+            }
+            String header = jsonLength == body.length ? null : Integer.toString(jsonLength);
+            String label = new String(body, 0, jsonLength, StandardCharsets.UTF_8);
+            String expected = responseOutcome(() -> jackson.decodeResponse(body, header));
+            assertEquals(expected, responseOutcome(() -> spans.decodeResponse(body, header)), label);
+            if (expected.startsWith("accepted")) {
+                assertEquals(expected, responseOutcome(() -> spansOnly.decodeResponse(body, header)), label);
+            }
+        }
+    }
+
+    @Test
     void theEightByteSkipNeverPassesOverAQuoteBracketOrBrace() {
         byte[] structural = "\"[]{}".getBytes(StandardCharsets.US_ASCII);
         Random random = new Random(14);
@@ -320,12 +360,34 @@ class DataSpansTest {
     private static void sameOutcome(byte[] body, String headerLength) {
         String bodyText = new String(body, StandardCharsets.UTF_8);
         String label = bodyText.length() > 300 ? bodyText.substring(0, 300) + "..." : bodyText;
-        assertEquals(outcome(() -> JACKSON.decodeRequest(body, headerLength, "m", null, DEFAULT_TIMEOUT,
-                MAX_TIMEOUT)), outcome(() -> SPANS.decodeRequest(body, headerLength, "m", null, DEFAULT_TIMEOUT,
+        String jackson = outcome(() -> JACKSON.decodeRequest(body, headerLength, "m", null, DEFAULT_TIMEOUT,
+                MAX_TIMEOUT));
+        assertEquals(jackson, outcome(() -> SPANS.decodeRequest(body, headerLength, "m", null, DEFAULT_TIMEOUT,
                 MAX_TIMEOUT)), label);
+        if (jackson.startsWith("accepted")) {
+            assertEquals(jackson, outcome(() -> SPANS_ONLY.decodeRequest(body, headerLength, "m", null,
+                    DEFAULT_TIMEOUT, MAX_TIMEOUT)), label);
+        }
         assertEquals(outcome(() -> SMALL_JACKSON.decodeRequest(body, headerLength, "m", null, DEFAULT_TIMEOUT,
                 MAX_TIMEOUT)), outcome(() -> SMALL_SPANS.decodeRequest(body, headerLength, "m", null,
                 DEFAULT_TIMEOUT, MAX_TIMEOUT)), label);
+    }
+
+    private static String responseOutcome(Supplier<InferenceResponse> decode) {
+        InferenceResponse r;
+        try {
+            r = decode.get();
+        } catch (InvalidInput e) {
+            return "refused: " + e.getMessage();
+        }
+        StringBuilder s = new StringBuilder("accepted: ").append(r.id()).append(' ').append(r.model()).append(' ')
+                .append(r.version()).append(' ').append(r.node()).append(' ').append(r.region()).append(' ')
+                .append(r.batchRows());
+        for (NamedTensor t : r.outputs()) {
+            s.append('\n').append(t.name()).append(' ').append(t.tensor().dtype()).append(' ')
+                    .append(Arrays.toString(t.tensor().shape())).append(' ').append(bits(t.tensor()));
+        }
+        return s.toString();
     }
 
     private static String outcome(Supplier<OipBinary.Request> decode) {
