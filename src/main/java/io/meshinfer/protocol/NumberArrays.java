@@ -41,6 +41,9 @@ final class NumberArrays {
     private static final long MAX_EXACT_MANTISSA = 1L << 53;
     private static final VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class,
             ByteOrder.LITTLE_ENDIAN);
+    private static final long[] POWERS_OF_TEN_LONG = {
+        1L, 10L, 100L, 1_000L, 10_000L, 100_000L, 1_000_000L, 10_000_000L, 100_000_000L,
+    };
     private static final double[] POWERS_OF_TEN = {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
@@ -190,15 +193,29 @@ final class NumberArrays {
                     first = true;
                     continue;
                 }
-                if (holds[depth] == 2 || n == capacity) {
+                if (holds[depth] == 2) {
                     return -1;
                 }
                 holds[depth] = 1;
-                pos = number(pos);
-                if (pos < 0) {
-                    return -1;
+                // the common run: number, comma, number, ... without the loop's other cases
+                int values = 0;
+                while (true) {
+                    if (n == capacity) {
+                        return -1;
+                    }
+                    pos = number(pos);
+                    if (pos < 0) {
+                        return -1;
+                    }
+                    n++;
+                    values++;
+                    if (pos + 1 < to && b[pos] == ',' && (b[pos + 1] == '-' || (b[pos + 1] >= '0' && b[pos + 1] <= '9'))) {
+                        pos++;
+                        continue;
+                    }
+                    break;
                 }
-                n++;
+                seen[depth] += values - 1; // the first was counted above
                 expectValue = false;
                 first = false;
             }
@@ -222,48 +239,43 @@ final class NumberArrays {
             if (negative) {
                 i++;
             }
-            if (i >= to) {
-                return -1;
+            // Digit runs are measured eight bytes at a time, without a branch per digit: the
+            // lengths of floats' texts vary from one to the next, and mispredicted loop exits
+            // cost more than the digits. Near the end of the span the general path reads.
+            if (i + 18 > to) {
+                return anyNumber(start);
             }
-            long mantissa = 0;
-            int digits = 0;
-            int c = b[i];
-            if (c == '0') {
-                i++;
-            } else if (c >= '1' && c <= '9') {
-                while (i < to && (c = b[i]) >= '0' && c <= '9') {
-                    if (++digits > 9) {
-                        return anyNumber(start);
-                    }
-                    mantissa = mantissa * 10 + (c - '0');
-                    i++;
-                }
-            } else {
-                return -1;
+            long word = (long) LONG_LE.get(b, i);
+            int k = digitRun(word);
+            if (k == 0 || k == 8 || (k > 1 && b[i] == '0')) {
+                return anyNumber(start); // not a number, eight or more integer digits, or a leading zero
             }
+            long mantissa = leadingDigitsValue(word, k);
+            int digits = k;
+            i += k;
             int exponent = 0;
-            boolean fraction = i < to && b[i] == '.';
+            boolean fraction = b[i] == '.';
             if (fraction) {
                 i++;
-                if (i + 8 <= to) {
-                    long eight = (long) LONG_LE.get(b, i);
-                    if (eightDigits(eight)) {
-                        mantissa = mantissa * 100_000_000L + eightDigitsValue(eight);
-                        digits += 8;
-                        exponent = -8;
-                        i += 8;
-                    }
+                word = (long) LONG_LE.get(b, i);
+                int m = digitRun(word);
+                if (m == 0) {
+                    return -1; // "1." or "1.e5"
                 }
-                while (i < to && (c = b[i]) >= '0' && c <= '9') {
-                    if (++digits > 17) {
-                        return anyNumber(start);
+                mantissa = mantissa * POWERS_OF_TEN_LONG[m] + leadingDigitsValue(word, m);
+                digits += m;
+                exponent = -m;
+                i += m;
+                if (m == 8) {
+                    int c;
+                    while (i < to && (c = b[i]) >= '0' && c <= '9') {
+                        if (++digits > 17) {
+                            return anyNumber(start);
+                        }
+                        mantissa = mantissa * 10 + (c - '0');
+                        exponent--;
+                        i++;
                     }
-                    mantissa = mantissa * 10 + (c - '0');
-                    exponent--;
-                    i++;
-                }
-                if (exponent == 0) {
-                    return -1; // "1."
                 }
             }
             if (i < to) {
@@ -477,6 +489,25 @@ final class NumberArrays {
 
     private static boolean isWhitespace(byte c) {
         return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    }
+
+    /**
+     * How many of the eight bytes of {@code v} (little-endian: the first in the lowest byte)
+     * are ASCII digits before the first that is not; 8 if all are.
+     */
+    private static int digitRun(long v) {
+        // a byte of t is zero exactly where v holds a digit; a carry out of a byte of at least
+        // 0xFA (not a digit) can only disturb the bytes after it, which do not count
+        long t = ((v & 0xF0F0_F0F0_F0F0_F0F0L) ^ 0x3030_3030_3030_3030L)
+                | (((v + 0x0606_0606_0606_0606L) & 0xF0F0_F0F0_F0F0_F0F0L) ^ 0x3030_3030_3030_3030L);
+        long nonZero = (((t & 0x7F7F_7F7F_7F7F_7F7FL) + 0x7F7F_7F7F_7F7F_7F7FL) | t) & 0x8080_8080_8080_8080L;
+        return Long.numberOfTrailingZeros(nonZero) >>> 3;
+    }
+
+    /** The value of the first {@code k} (1 to 8) bytes of {@code v}, which are ASCII digits. */
+    private static long leadingDigitsValue(long v, int k) {
+        // move them to the top: the bytes shifted in are zero, which reads as leading zeros
+        return eightDigitsValue(v << (64 - 8 * k));
     }
 
     /** Whether all eight bytes of {@code v} (little-endian) are ASCII digits. */
