@@ -42,9 +42,12 @@ import java.util.regex.Pattern;
  *
  * <p>Built for the hot path: Jackson's streaming parser and generator, tensor data parsed
  * straight into a primitive array of the declared datatype and written straight from it,
- * no trees, no boxing. Data may be flat (the protocol's form) or nested, in which case it
- * is flattened in row-major order; fields may come in any order; unknown fields are
- * skipped.
+ * no trees, no boxing. Large data arrays of a request's inputs or a response's outputs are
+ * not tokenized by Jackson at all: {@link DataSpans} finds them and {@link NumberArrays}
+ * reads them from the bytes, with the same values and, through a second reading of any
+ * refused body, the same refusals. Data may be flat (the protocol's form) or nested, in
+ * which case it is flattened in row-major order; fields may come in any order; unknown
+ * fields are skipped.
  *
  * <p>Guarantees: every malformed body is refused with an
  * {@link io.meshinfer.api.InferenceException.InvalidInput} whose message names the tensor
