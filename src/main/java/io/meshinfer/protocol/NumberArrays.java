@@ -52,10 +52,6 @@ final class NumberArrays {
     private NumberArrays() {
     }
 
-    /** The array read, and the index just after its closing bracket. */
-    record Read(Object array, int end) {
-    }
-
     /**
      * The {@code count} elements of the array in {@code body[from, to)}, which must be exactly
      * one JSON array, as a new array of {@code dtype}; null if this reader cannot be sure of
@@ -63,22 +59,12 @@ final class NumberArrays {
      * integer types.
      */
     static Object read(byte[] body, int from, int to, DType dtype, int count) {
-        Read read = readArray(body, from, to, dtype, count);
-        return read != null && read.end() == to ? read.array() : null;
-    }
-
-    /**
-     * Like {@link #read}, for the array that starts at {@code from} and ends anywhere before
-     * {@code limit}; the answer says where it ended.
-     */
-    static Read readArray(byte[] body, int from, int limit, DType dtype, int count) {
         // count values need at least 2 * count + 1 bytes with their brackets and commas
-        if (dtype == DType.BOOL || from < 0 || limit > body.length || (long) count * 2 + 1 > limit - from) {
+        if (dtype == DType.BOOL || from < 0 || to > body.length || (long) count * 2 + 1 > to - from) {
             return null;
         }
-        Reader r = new Reader(body, limit, dtype, count);
-        int end = r.array(from);
-        return end < 0 ? null : new Read(r.out, end);
+        Reader r = new Reader(body, to, dtype, count);
+        return r.array(from) == to ? r.out : null;
     }
 
     /** One read: the bytes, where they end, the output and its element type's range. */
