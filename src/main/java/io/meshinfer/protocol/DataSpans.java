@@ -3,7 +3,6 @@ package io.meshinfer.protocol;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
@@ -62,14 +61,15 @@ final class DataSpans {
 
     /**
      * The spans of the {@code "data"} arrays of at least {@code minLength} bytes among the
-     * first {@code maxTensors} objects of the top-level member {@code list} of the JSON in
+     * first {@code maxTensors} objects of the top-level member named by {@code list} (say
+     * {@code "inputs"}) of the JSON in
      * {@code body[0, end)}; null if there are none or the scan does not recognise the body.
      */
-    static DataSpans find(byte[] body, int end, String list, int minLength, int maxTensors) {
+    static DataSpans find(byte[] body, int end, TensorReader.Role list, int minLength, int maxTensors) {
         if (body == null || end <= 0 || end > body.length) {
             return null;
         }
-        Scan scan = new Scan(body, end, list.getBytes(StandardCharsets.UTF_8), minLength, maxTensors);
+        Scan scan = new Scan(body, end, list.listKey, minLength, maxTensors);
         if (!scan.run() || scan.count == 0) {
             return null;
         }

@@ -190,7 +190,7 @@ public final class OipJson {
      * body is refused, so that a refusal is worded and placed as for any body.
      */
     private <T> T withSpans(byte[] body, int end, BinaryTail tail, Role role, SpanDecode<T> decode) {
-        DataSpans spans = DataSpans.find(body, end, role.list, minSpan, limits.maxTensors());
+        DataSpans spans = DataSpans.find(body, end, role, minSpan, limits.maxTensors());
         if (spans != null) {
             try {
                 byte[] json = spans.compacted();

@@ -11,6 +11,7 @@ import io.meshinfer.tensor.Tensor;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.StringJoiner;
 
@@ -40,10 +41,13 @@ final class TensorReader {
 
         final String noun;
         final String list;
+        /** {@link #list} as the bytes of a JSON key, for {@link DataSpans}; never modified. */
+        final byte[] listKey;
 
         Role(String noun, String list) {
             this.noun = noun;
             this.list = list;
+            this.listKey = list.getBytes(StandardCharsets.UTF_8);
         }
     }
 

@@ -268,15 +268,15 @@ class DataSpansTest {
     void onlyLargeArraysOfTheNamedListAreFound() {
         byte[] b = ("{'outputs':[{'name':'y','data':[1,2,3,4,5,6,7,8]}],'inputs':[{'name':'a','data':[1]},"
                 + "{'name':'b','data':[1,2,3,4,5,6,7,8]}]}").replace('\'', '"').getBytes(StandardCharsets.UTF_8);
-        DataSpans spans = DataSpans.find(b, b.length, "inputs", 10, 8);
+        DataSpans spans = DataSpans.find(b, b.length, TensorReader.Role.INPUT, 10, 8);
         assertNotNull(spans);
         assertTrue(!spans.has(0) && spans.has(1));
         assertEquals("[1,2,3,4,5,6,7,8]", new String(b, spans.start(1), spans.end(1) - spans.start(1),
                 StandardCharsets.UTF_8));
         assertEquals("{\"outputs\":[{\"name\":\"y\",\"data\":[1,2,3,4,5,6,7,8]}],\"inputs\":[{\"name\":\"a\","
                 + "\"data\":[1]},{\"name\":\"b\",\"data\":0}]}", new String(spans.compacted(), StandardCharsets.UTF_8));
-        assertNull(DataSpans.find(b, b.length, "inputs", 100, 8));
-        assertNull(DataSpans.find(b, b.length - 1, "inputs", 10, 8));
+        assertNull(DataSpans.find(b, b.length, TensorReader.Role.INPUT, 100, 8));
+        assertNull(DataSpans.find(b, b.length - 1, TensorReader.Role.INPUT, 10, 8));
     }
 
     /** A request with one FP32-or-other input "x" holding {@code values} twice over, flat, and an input "y" nested. */
