@@ -1,6 +1,7 @@
 package io.meshinfer.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.protocol.OipBinary;
@@ -113,17 +114,36 @@ public final class HttpTarget implements BenchTarget {
         return e;
     }
 
+    /**
+     * The response's {@code parameters.batch_rows}, or 0. Read as a stream that stops there:
+     * a tree of the whole body would make an object per number of the outputs, which for a
+     * large output cost the generator more than the server spent answering (a node writes
+     * {@code parameters} before {@code outputs}).
+     */
     private static int batchRows(byte[] body) {
-        try {
-            // one JSON value: a binary response continues with its raw tensors after the JSON header
-            JsonNode rows;
-            try (com.fasterxml.jackson.core.JsonParser p = JSON.getFactory().createParser(body)) {
-                JsonNode root = JSON.readTree(p);
-                rows = root == null ? JSON.missingNode() : root.path("parameters").path("batch_rows");
+        // one JSON value: a binary response continues with its raw tensors after the JSON header
+        try (JsonParser p = JSON.getFactory().createParser(body)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return 0;
             }
-            return rows.isInt() ? rows.asInt() : 0;
-        } catch (IOException e) {
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                boolean parameters = "parameters".equals(p.currentName());
+                if (p.nextToken() == JsonToken.START_OBJECT && parameters) {
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        boolean rows = "batch_rows".equals(p.currentName());
+                        JsonToken value = p.nextToken();
+                        if (rows) {
+                            return value == JsonToken.VALUE_NUMBER_INT ? p.getIntValue() : 0;
+                        }
+                        p.skipChildren();
+                    }
+                    return 0;
+                }
+                p.skipChildren();
+            }
             return 0;
+        } catch (IOException e) {
+            return 0; // not JSON, or batch_rows beyond an int
         }
     }
 
