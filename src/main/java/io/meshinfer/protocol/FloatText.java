@@ -20,7 +20,7 @@ import java.nio.ByteOrder;
  * writes them as Jackson does ({@code WRITE_NAN_AS_STRINGS}).
  */
 final class FloatText {
-    /** The bytes {@link #write} may write: the longest text, {@code -1.2345678E-38}, is shorter. */
+    /** The bytes {@link #write} may write: the longest text, {@code -1.17549435E-38}, has 15. */
     static final int ROOM = 17;
 
     private static final int P = 24; // significand bits, the hidden one included

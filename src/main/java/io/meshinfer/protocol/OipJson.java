@@ -903,8 +903,8 @@ public final class OipJson {
     /**
      * Writes name, datatype and shape before data, so that this codec's reader takes its one-pass path;
      * a {@code binary} tensor gets {@code binary_data_size} instead of data.
+     * {@code g} writes into {@code out}, which FP32 data is written to directly.
      */
-    /** Writes one tensor object through {@code g}, which writes into {@code out}. */
     private static void writeTensor(JsonGenerator g, ByteArrayBuilder out, NamedTensor named, boolean binary)
             throws IOException {
         Tensor t = named.tensor();
