@@ -123,6 +123,8 @@ final class BenchRun implements Callable<Integer> {
 
     private LocalProcesses nodeProcesses;
     private LocalProcesses.Node benchNode;
+    private String benchNodeName = "bench-node";
+    private final List<String> benchNodeOpts = new ArrayList<>();
 
     @Override
     public Integer call() throws Exception {
@@ -173,6 +175,13 @@ final class BenchRun implements Callable<Integer> {
                 }
             }
             if (!noBaselines && (target.equals("inprocess") || target.equals("node"))) {
+                if (target.equals("node")) {
+                    // the batching-off baseline measures throughput without batching, not admission
+                    // control: over HTTP too it runs without the queued-work limit, on a node of its own
+                    replaceLocalNode("bench-node-nobatch", "-Dmeshinfer.batching.max-queue-delay=0ms");
+                }
+                report.header("batching off", "maxBatch 1, no queued-work limit"
+                        + (target.equals("node") ? ", on a node process of its own" : ""));
                 try (BenchTarget t = openTarget(bm.onnx(), name, dir, "nobatch", 1)) {
                     List<Integer> saved = concurrency;
                     concurrency = List.of(saved.contains(32) ? 32 : saved.stream().mapToInt(Integer::intValue).max().orElse(32));
@@ -364,6 +373,21 @@ final class BenchRun implements Callable<Integer> {
         }
     }
 
+    /**
+     * Stops the node process of {@code --target node}, if one runs; the next {@link #localNode}
+     * starts another, {@code name}, with these JVM options added to the user's.
+     */
+    private void replaceLocalNode(String name, String... jvmOptions) {
+        if (nodeProcesses != null) {
+            nodeProcesses.close();
+            nodeProcesses = null;
+            benchNode = null;
+        }
+        benchNodeName = name;
+        benchNodeOpts.clear();
+        benchNodeOpts.addAll(List.of(jvmOptions));
+    }
+
     /** The node process of {@code --target node}, started on first use. */
     private LocalProcesses.Node localNode(Path dir) throws Exception {
         if (nodeProcesses == null) {
@@ -374,8 +398,9 @@ final class BenchRun implements Callable<Integer> {
             List<String> jvm = new ArrayList<>(List.of("-Xms" + initialMiB + "m", "-Xmx" + nodeHeap,
                     "-XX:+UseSerialGC", "-DMESHINFER_LOG_LEVEL=WARN", "-DMESHINFER_PEKKO_LOG_LEVEL=WARN"));
             jvm.addAll(nodeOpts);
+            jvm.addAll(benchNodeOpts); // after the user's: the last -D of a key wins
             nodeProcesses = new LocalProcesses(dir, jvm);
-            benchNode = nodeProcesses.start("bench-node", "bench", "bench-1", List.of());
+            benchNode = nodeProcesses.start(benchNodeName, "bench", "bench-1", List.of());
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
             while (true) {
                 if (!benchNode.process().isAlive()) {
