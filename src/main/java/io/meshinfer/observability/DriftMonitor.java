@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * the first values this node saw for it. Per numeric input: a histogram over the reference's
  * quantiles, mean and variance, over a sliding window of the last one to two blocks of
  * values; per classifier output (rank 2 or more, more than one class): the frequencies of
- * the predicted class. The population stability index (PSI) of each compares window and
+ * the predicted class, in sampled rows. The population stability index (PSI) of each compares window and
  * reference; a feature above the threshold flags the version, with a warning logged when
  * the flag is raised and when it clears.
  *
@@ -280,7 +280,10 @@ public final class DriftMonitor {
             int classes = reference.length;
             int rows = y.size() / classes;
             int referenceRowsWanted = Math.max(1, settings.referenceSamples() / 4);
-            for (int r = 0; r < rows; r++) {
+            // rows sampled evenly, as inputs' values are: an output with a class per pixel costs
+            // no more here than a classifier's one row
+            int step = Math.max(1, rows / settings.samplesPerTensor());
+            for (int r = 0; r < rows; r += step) {
                 int best = y.argmax(r * classes, classes);
                 if (referenceRows < referenceRowsWanted) {
                     reference[best]++;

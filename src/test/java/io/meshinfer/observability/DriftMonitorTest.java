@@ -54,6 +54,30 @@ class DriftMonitorTest {
         assertEquals("input", sx.kind());
     }
 
+    /**
+     * An output with a prediction per row of many (a class per pixel, say) is sampled like an
+     * input: samples-per-tensor rows per request (8 here), evenly strided, not all of them.
+     */
+    @Test
+    void largeClassifierOutputsAreSampledByRow() {
+        DriftRegistry registry = new DriftRegistry(SETTINGS);
+        Random r = new Random(5);
+        int rows = 1024;
+        float[] y = new float[rows * 3];
+        for (int i = 0; i < rows; i++) {
+            y[i * 3 + (i % 3)] = 1;
+        }
+        List<NamedTensor> out = List.of(new NamedTensor("y", Tensor.ofFloats(new long[] {1, rows, 3}, y)));
+        // 25 requests of 8 sampled rows fill the reference (800 / 4 = 200 rows); 5 more reach the window
+        for (int i = 0; i < 30; i++) {
+            registry.observe("m", "1", row(r, 0), out);
+        }
+        DriftMonitor.Feature f = registry.statuses().get(0).features().stream()
+                .filter(x -> x.name().equals("y")).findFirst().orElseThrow();
+        assertTrue(f.referenceReady());
+        assertEquals(5 * 8, f.windowSamples());
+    }
+
     @Test
     void aShiftInPredictedClassesIsFlagged() {
         DriftRegistry registry = new DriftRegistry(SETTINGS);
