@@ -97,6 +97,12 @@ public final class DriftMonitor {
         }
     }
 
+    /** The stride that visits at most samples-per-tensor of {@code count} items, evenly spread. */
+    private int strideFor(int count) {
+        int samples = Math.max(1, settings.samplesPerTensor());
+        return Math.max(1, (int) ((count + (long) samples - 1) / samples));
+    }
+
     private static boolean numeric(DType t) {
         return t != DType.BOOL;
     }
@@ -162,7 +168,7 @@ public final class DriftMonitor {
             if (size == 0) {
                 return;
             }
-            int step = Math.max(1, size / settings.samplesPerTensor());
+            int step = strideFor(size);
             for (int i = 0; i < size; i += step) {
                 double v = t.getAsDouble(i);
                 if (Double.isNaN(v) || Double.isInfinite(v)) {
@@ -282,7 +288,7 @@ public final class DriftMonitor {
             int referenceRowsWanted = Math.max(1, settings.referenceSamples() / 4);
             // rows sampled evenly, as inputs' values are: an output with a class per pixel costs
             // no more here than a classifier's one row
-            int step = Math.max(1, rows / settings.samplesPerTensor());
+            int step = strideFor(rows);
             for (int r = 0; r < rows; r += step) {
                 int best = y.argmax(r * classes, classes);
                 if (referenceRows < referenceRowsWanted) {

@@ -76,6 +76,16 @@ class DriftMonitorTest {
                 .filter(x -> x.name().equals("y")).findFirst().orElseThrow();
         assertTrue(f.referenceReady());
         assertEquals(5 * 8, f.windowSamples());
+
+        // never more than samples-per-tensor rows, whatever the count: 15 rows sample 8 (every second)
+        DriftRegistry odd = new DriftRegistry(new DriftSettings(true, 8, 800, 10, 8, 0.2, 16, 100, 1));
+        List<NamedTensor> fifteen = List.of(new NamedTensor("y", Tensor.ofFloats(new long[] {15, 3},
+                java.util.Arrays.copyOf(y, 45))));
+        odd.observe("m", "1", row(r, 0), fifteen); // the reference: 8 / 4 = 2 rows
+        odd.observe("m", "1", row(r, 0), fifteen);
+        DriftMonitor.Feature g = odd.statuses().get(0).features().stream()
+                .filter(x -> x.name().equals("y")).findFirst().orElseThrow();
+        assertEquals(8 - 2 + 8, g.windowSamples());
     }
 
     @Test
