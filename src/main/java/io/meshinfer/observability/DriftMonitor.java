@@ -16,9 +16,9 @@ import org.slf4j.LoggerFactory;
  * the first values this node saw for it. Per numeric input: a histogram over the reference's
  * quantiles, mean and variance, over a sliding window of the last one to two blocks of
  * values; per classifier output (rank 2 or more, more than one class): the frequencies of
- * the predicted class, in sampled rows. The population stability index (PSI) of each compares window and
- * reference; a feature above the threshold flags the version, with a warning logged when
- * the flag is raised and when it clears.
+ * the predicted class, in sampled rows. The population stability index (PSI) of each
+ * compares window and reference; a feature above the threshold flags the version, with a
+ * warning logged when the flag is raised and when it clears.
  *
  * <p>Memory is fixed per feature (reference buffer until the profile is made, then a few
  * arrays of {@code bins} or {@code maxClasses}); no payload is kept beyond those sampled
