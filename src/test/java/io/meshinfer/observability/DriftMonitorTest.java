@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.meshinfer.tensor.NamedTensor;
 import io.meshinfer.tensor.Tensor;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
@@ -80,7 +81,7 @@ class DriftMonitorTest {
         // never more than samples-per-tensor rows, whatever the count: 15 rows sample 8 (every second)
         DriftRegistry odd = new DriftRegistry(new DriftSettings(true, 8, 800, 10, 8, 0.2, 16, 100, 1));
         List<NamedTensor> fifteen = List.of(new NamedTensor("y", Tensor.ofFloats(new long[] {15, 3},
-                java.util.Arrays.copyOf(y, 45))));
+                Arrays.copyOf(y, 45))));
         odd.observe("m", "1", row(r, 0), fifteen); // the reference: 8 / 4 = 2 rows
         odd.observe("m", "1", row(r, 0), fifteen);
         DriftMonitor.Feature g = odd.statuses().get(0).features().stream()

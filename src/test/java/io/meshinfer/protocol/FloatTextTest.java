@@ -14,6 +14,7 @@ import io.meshinfer.tensor.NamedTensor;
 import io.meshinfer.tensor.Tensor;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.StringJoiner;
@@ -28,7 +29,7 @@ class FloatTextTest {
     private final byte[] buf = new byte[FloatText.ROOM + 8];
 
     private String text(float v) {
-        java.util.Arrays.fill(buf, (byte) '#');
+        Arrays.fill(buf, (byte) '#');
         int end = FloatText.write(v, buf, 3);
         // digits may be written past the text before its trailing zeroes are dropped: within ROOM, not beyond
         for (int i = 0; i < buf.length; i++) {
