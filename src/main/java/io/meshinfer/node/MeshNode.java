@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.api.Stages;
 import io.meshinfer.batching.BatchPolicy;
 import io.meshinfer.client.InferenceClient;
 import io.meshinfer.gateway.ClusterSnapshot;
@@ -595,12 +596,13 @@ public final class MeshNode implements NodeBackend, InferenceService {
                     "node " + settings.name() + " is cut off from its cluster; send catalog and rollout changes"
                             + " through a node of the majority", null));
         }
-        return AskPattern.ask(inc.rolloutManager(), message, inc.adminTimeout(), inc.system().scheduler())
+        return Stages.inline(AskPattern.ask(inc.rolloutManager(), message, inc.adminTimeout(),
+                        inc.system().scheduler()))
                 .exceptionally(e -> new RolloutManager.Reply(RolloutManager.Outcome.UNAVAILABLE,
                         "the rollout manager did not answer within " + inc.adminTimeout().toSeconds() + " s", null))
                 .thenCompose(reply -> !reply.ok() ? CompletableFuture.completedFuture(reply)
-                        : AskPattern.<Catalog.Command, StatusReply<Done>>ask(inc.catalog(), Catalog.Refresh::new,
-                                        inc.adminTimeout(), inc.system().scheduler())
+                        : Stages.inline(AskPattern.<Catalog.Command, StatusReply<Done>>ask(inc.catalog(),
+                                        Catalog.Refresh::new, inc.adminTimeout(), inc.system().scheduler()))
                                 .handle((refreshed, e) -> reply));
     }
 

@@ -1,5 +1,6 @@
 package io.meshinfer.rollout;
 
+import io.meshinfer.api.Stages;
 import io.meshinfer.registry.Catalog;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
@@ -442,10 +443,10 @@ public final class RolloutManager extends AbstractBehavior<RolloutManager.Comman
         String newKey = model + "@" + r.to();
         List<CompletableFuture<StatsReporter.Report>> asks = new ArrayList<>();
         for (ActorRef<StatsReporter.Query> reporter : reporters) {
-            asks.add(AskPattern.<StatsReporter.Query, StatsReporter.Report>ask(reporter,
+            asks.add(Stages.inline(AskPattern.<StatsReporter.Query, StatsReporter.Report>ask(reporter,
                             replyTo -> new StatsReporter.Query(List.of(oldKey, newKey), r.stepStartedAtMillis(), replyTo),
-                            settings.statsTimeout(), ctx.getSystem().scheduler())
-                    .toCompletableFuture().exceptionally(e -> null));
+                            settings.statsTimeout(), ctx.getSystem().scheduler()))
+                    .exceptionally(e -> null));
         }
         ctx.pipeToSelf(CompletableFuture.allOf(asks.toArray(new CompletableFuture[0])).thenApply(v -> {
             StatsSnapshot old = StatsSnapshot.empty();

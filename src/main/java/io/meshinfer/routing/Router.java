@@ -5,6 +5,7 @@ import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.api.RequestMdc;
+import io.meshinfer.api.Stages;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelEntry;
 import io.meshinfer.registry.ModelManifest;
@@ -358,22 +359,23 @@ public final class Router implements InferenceService {
     /**
      * Asks the replica actor directly when its location names it, else through sharding; a
      * {@code large} request goes through the relay of the replica's node (Artery's large
-     * channel), which needs the replica's location.
+     * channel), which needs the replica's location. The reply completes on the thread that
+     * delivers it ({@link Stages#inline}), not on a thread of its own.
      */
     private CompletionStage<ModelReplica.Reply> askReplica(Choice choice, InferenceRequest sent, Duration timeout,
                                                            boolean large) {
         if (large) { // attempt() sends large requests only to replicas with a known location
-            return AskPattern.ask(this.large.relayAt(choice.address()), (ActorRef<ModelReplica.Reply> replyTo) ->
-                    new io.meshinfer.shard.LargeMessages.Forward(choice.relayTarget(),
-                            new ModelReplica.Infer(sent, replyTo)),
-                    timeout, scheduler);
+            return Stages.inline(AskPattern.ask(this.large.relayAt(choice.address()),
+                    (ActorRef<ModelReplica.Reply> replyTo) -> new io.meshinfer.shard.LargeMessages.Forward(
+                            choice.relayTarget(), new ModelReplica.Infer(sent, replyTo)),
+                    timeout, scheduler));
         }
         if (choice.entity() != null) {
-            return AskPattern.ask(choice.entity(),
-                    (ActorRef<ModelReplica.Reply> replyTo) -> new ModelReplica.Infer(sent, replyTo), timeout, scheduler);
+            return Stages.inline(AskPattern.ask(choice.entity(),
+                    (ActorRef<ModelReplica.Reply> replyTo) -> new ModelReplica.Infer(sent, replyTo), timeout, scheduler));
         }
         EntityRef<ModelReplica.Command> ref = sharding.entityRefFor(ModelReplica.TYPE_KEY, choice.entityId());
-        return ref.ask(replyTo -> new ModelReplica.Infer(sent, replyTo), timeout);
+        return Stages.inline(ref.ask(replyTo -> new ModelReplica.Infer(sent, replyTo), timeout));
     }
 
     /** A replica's node left or became unreachable while a request to it was in flight. */

@@ -1,0 +1,38 @@
+package io.meshinfer.api;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+
+/**
+ * Continuations that run on the thread completing a stage, for stages Pekko hands out.
+ *
+ * <p>Pekko's Java API ({@code AskPattern.ask}, {@code EntityRef.ask}, stream materialized
+ * values) returns Scala's {@code CompletableFuture} subclass, whose {@code thenApply},
+ * {@code whenComplete}, {@code handle} and the like are their {@code ...Async} forms: every
+ * continuation goes to {@code CompletableFuture}'s default executor. On a machine of two
+ * cores that executor is not the common pool but a new thread per task (the common pool's
+ * parallelism is 1 there), so each reply chained that way started a thread; with more cores
+ * it is a hand-off to the common pool. {@link #inline} gives a plain future completed on the
+ * thread that completes {@code stage}, whose continuations then behave as the JDK documents.
+ */
+public final class Stages {
+    private static final Executor CALLER = Runnable::run;
+
+    private Stages() {
+    }
+
+    /** A plain future with {@code stage}'s result or failure, completed on the thread completing {@code stage}. */
+    public static <T> CompletableFuture<T> inline(CompletionStage<T> stage) {
+        CompletableFuture<T> out = new CompletableFuture<>();
+        // the *Async form with an executor is the one that Scala's future does not redirect
+        stage.whenCompleteAsync((value, error) -> {
+            if (error != null) {
+                out.completeExceptionally(error);
+            } else {
+                out.complete(value);
+            }
+        }, CALLER);
+        return out;
+    }
+}
