@@ -3,6 +3,7 @@ package io.meshinfer.api;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Continuations that run on the thread completing a stage, for stages Pekko hands out.
@@ -15,6 +16,8 @@ import java.util.concurrent.Executor;
  * parallelism is 1 there), so each reply chained that way started a thread; with more cores
  * it is a hand-off to the common pool. {@link #inline} gives a plain future completed on the
  * thread that completes {@code stage}, whose continuations then behave as the JDK documents.
+ * {@link #later} is the same for {@code CompletableFuture.delayedExecutor}, whose one-argument
+ * form runs each task on that default executor too.
  */
 public final class Stages {
     private static final Executor CALLER = Runnable::run;
@@ -34,5 +37,13 @@ public final class Stages {
             }
         }, CALLER);
         return out;
+    }
+
+    /**
+     * Runs {@code task} after {@code nanos} on the JDK's delay thread, which it shares: the task
+     * must not block (a retry that routes a request and returns is what this is for).
+     */
+    public static void later(long nanos, Runnable task) {
+        CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS, CALLER).execute(task);
     }
 }

@@ -4,6 +4,7 @@ import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.api.Stages;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.routing.InferenceService;
@@ -239,8 +240,7 @@ public final class StageChain implements InferenceService {
                     && (ie.kind() == ErrorKind.OVERLOADED || ie.kind() == ErrorKind.UNAVAILABLE);
             long backoff = settings.stageRetryBackoff().toNanos();
             if (retryable && deadline - System.nanoTime() > backoff) {
-                CompletableFuture.delayedExecutor(backoff, TimeUnit.NANOSECONDS)
-                        .execute(() -> stage(index, inputs));
+                Stages.later(backoff, () -> stage(index, inputs));
             } else {
                 result.completeExceptionally(cause);
             }

@@ -274,7 +274,7 @@ public final class Router implements InferenceService {
             // a large request goes through the relay of its replica's node, so it waits for a
             // replica whose location this node has seen (just deployed, or moved)
             if (remainingNanos > LOCATION_WAIT_NANOS) {
-                CompletableFuture.delayedExecutor(LOCATION_WAIT_NANOS, TimeUnit.NANOSECONDS).execute(() ->
+                Stages.later(LOCATION_WAIT_NANOS, () ->
                         attempt(request, prepared, manifest, deadline, tried, attemptNo, lastError, result));
             } else {
                 result.completeExceptionally(lastError != null ? lastError : new InferenceException.Unavailable(

@@ -73,6 +73,20 @@ class StagesTest {
     }
 
     @Test
+    void delayedTasksShareOneThreadInsteadOfStartingOneEach() throws Exception {
+        CompletableFuture<Thread> first = new CompletableFuture<>();
+        CompletableFuture<Thread> second = new CompletableFuture<>();
+        long start = System.nanoTime();
+        Stages.later(TimeUnit.MILLISECONDS.toNanos(20), () -> first.complete(Thread.currentThread()));
+        Stages.later(TimeUnit.MILLISECONDS.toNanos(20), () -> second.complete(Thread.currentThread()));
+
+        Thread a = first.get(WAIT_SECONDS, TimeUnit.SECONDS);
+        Thread b = second.get(WAIT_SECONDS, TimeUnit.SECONDS);
+        assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(20));
+        assertSame(a, b);
+    }
+
+    @Test
     void anAskIsAnsweredOnTheActorSystemsThreads() throws Exception {
         ActorRef<Object> actor = TESTKIT.spawn(holdsTheAskUntilReleased(null));
         AtomicReference<Thread> answeredOn = new AtomicReference<>();
