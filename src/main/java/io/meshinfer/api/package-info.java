@@ -3,7 +3,8 @@
  * {@link io.meshinfer.api.InferenceResponse}, the typed errors
  * ({@link io.meshinfer.api.InferenceException}), who a request acts for
  * ({@link io.meshinfer.api.Principal}), where it stands in a W3C trace
- * ({@link io.meshinfer.api.TraceContext}) and the request id and trace in log lines
- * ({@link io.meshinfer.api.RequestMdc}). Depends only on {@code tensor} and SLF4J.
+ * ({@link io.meshinfer.api.TraceContext}), the request id and trace in log lines
+ * ({@link io.meshinfer.api.RequestMdc}), and continuations that stay on the thread completing a
+ * stage ({@link io.meshinfer.api.Stages}). Depends only on {@code tensor} and SLF4J.
  */
 package io.meshinfer.api;
