@@ -8,6 +8,7 @@ import io.meshinfer.bench.ClientTarget;
 import io.meshinfer.bench.HttpTarget;
 import io.meshinfer.bench.LoadGenerator;
 import io.meshinfer.bench.RawBaseline;
+import io.meshinfer.bench.Sample;
 import io.meshinfer.models.BenchModels;
 import io.meshinfer.models.OnnxModelBuilder;
 import io.meshinfer.node.MeshConfig;
@@ -26,6 +27,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import me.tongfei.progressbar.ProgressBar;
@@ -128,6 +130,47 @@ final class BenchRun implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            return runAll();
+        } catch (NothingToMeasure e) {
+            System.err.println("meshinfer bench: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    /** The target cannot serve the bench's requests at all, so a run would report only errors. */
+    private static final class NothingToMeasure extends Exception {
+        NothingToMeasure(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * Answers that refuse every request of a series alike (the model is not there, the inputs
+     * or the caller are refused); others, such as OVERLOADED while a target warms up, may pass.
+     */
+    private static final Set<String> REFUSED_FOR_GOOD = Set.of("MODEL_NOT_FOUND", "INVALID_INPUT", "HTTP_400",
+            "HTTP_401", "HTTP_403", "HTTP_404", "HTTP_413");
+
+    /**
+     * Sends one request before a series, so that a target that refuses it for good (a model
+     * not deployed there under that name, inputs it does not take, a token it wants) stops the
+     * run with the reason instead of reporting a point made of errors.
+     */
+    private void preflight(BenchTarget t, List<NamedTensor> first, String series) throws Exception {
+        Sample s = t.send(first, timeoutMs).toCompletableFuture().get(timeoutMs + 10_000, TimeUnit.MILLISECONDS);
+        if (s.ok() || !REFUSED_FOR_GOOD.contains(s.error())) {
+            return;
+        }
+        String hint = target.equals("cluster") || target.equals("http")
+                ? "; the model must be deployed there as '" + nameOnTarget(BenchModels.byName(model), modelName)
+                        + "' (--model-name names it; `meshinfer bench export --model " + model + "` writes it)"
+                : "";
+        throw new NothingToMeasure("the " + series + " series' first request was answered " + s.error() + " by "
+                + t.describe() + hint);
+    }
+
+    private Integer runAll() throws Exception {
         System.setProperty("MESHINFER_LOG_LEVEL", System.getProperty("MESHINFER_LOG_LEVEL", "WARN"));
         System.setProperty("MESHINFER_PEKKO_LOG_LEVEL", System.getProperty("MESHINFER_PEKKO_LOG_LEVEL", "WARN"));
         BenchModels.BenchModel bm = BenchModels.byName(model);
@@ -248,6 +291,7 @@ final class BenchRun implements Callable<Integer> {
 
     private void measure(BenchTarget t, List<List<NamedTensor>> inputs, String series, BenchReport report)
             throws Exception {
+        preflight(t, inputs.get(0), series);
         LoadGenerator gen = new LoadGenerator(t, inputs, timeoutMs);
         LoadGenerator.WarmUp warmup = warmUp();
         Duration measured = Duration.ofSeconds(seconds);
