@@ -410,8 +410,9 @@ final class BenchRun implements Callable<Integer> {
                     deployOverHttp(node.httpUrl(), onnx, name, version, batch, split, dir);
                 }
                 return new ClientTarget(node.client(), name, cluster ? null : version,
-                        (cluster ? "cluster via client-only member" : "in-process node, Java client") + ", " + name
-                                + "@" + version + (batch != null ? " maxBatch=" + batch : ""), owner);
+                        (cluster ? "cluster via client-only member, " + name + " (the versions its traffic split names)"
+                                : "in-process node, Java client, " + name + "@" + version)
+                                + (batch != null && !cluster ? " maxBatch=" + batch : ""), owner);
             }
             default -> throw new IllegalArgumentException("unknown --target " + target);
         }
