@@ -6,12 +6,10 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.typesafe.config.Config;
 import io.meshinfer.models.BenchModels;
-import io.meshinfer.models.OnnxModelBuilder;
 import io.meshinfer.runtime.LoadedModel;
 import io.meshinfer.runtime.ModelRuntime;
 import io.meshinfer.runtime.RunScratch;
 import io.meshinfer.runtime.RuntimeSettings;
-import io.meshinfer.tensor.DType;
 import io.meshinfer.tensor.NamedTensor;
 import io.meshinfer.tensor.Tensor;
 import java.nio.FloatBuffer;
@@ -81,13 +79,14 @@ public class RunBatchBenchmark {
         Config config = Fixtures.localSystemConfig();
         byte[] bytes = switch (model) {
             case "identity" -> BatcherBenchmark.identityModel();
-            case "image" -> identity(3, 64, 64);
+            case "image" -> BenchModels.identityOf(BenchModels.cnn());
             case "mlp" -> BenchModels.mlp().onnx();
             default -> throw new IllegalArgumentException("unknown model " + model);
         };
         modelDir = Files.createTempDirectory("meshinfer-jmh");
         Path file = Files.write(modelDir.resolve(model + ".onnx"), bytes);
-        runtime = new ModelRuntime(RuntimeSettings.fromConfig(config));
+        RuntimeSettings settings = RuntimeSettings.fromConfig(config);
+        runtime = new ModelRuntime(settings);
         loaded = runtime.acquire(sha256(bytes), file);
 
         String input = loaded.signature().inputs().get(0).name();
@@ -112,13 +111,12 @@ public class RunBatchBenchmark {
             at += t.floats().length;
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment();
-        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-            RuntimeSettings s = RuntimeSettings.fromConfig(config);
-            o.setIntraOpNumThreads(s.intraOpThreads());
-            o.setInterOpNumThreads(s.interOpThreads());
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) { // as ModelRuntime sets them
+            o.setIntraOpNumThreads(settings.intraOpThreads());
+            o.setInterOpNumThreads(settings.interOpThreads());
             o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
-            o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            o.addConfigEntry("session.intra_op.allow_spinning", "0");
+            o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT); // reference.conf's "all"
+            o.addConfigEntry("session.intra_op.allow_spinning", settings.allowSpinning() ? "1" : "0");
             session = env.createSession(bytes, o);
         }
         rawFeed = new HashMap<>();
@@ -147,20 +145,6 @@ public class RunBatchBenchmark {
     @Benchmark
     public void raw() throws OrtException {
         session.run(rawFeed).close();
-    }
-
-    /** Identity on FP32 [batch, dims...]. */
-    private static byte[] identity(long... dims) {
-        Object[] shape = new Object[dims.length + 1];
-        shape[0] = "batch";
-        for (int i = 0; i < dims.length; i++) {
-            shape[i + 1] = dims[i];
-        }
-        return OnnxModelBuilder.create("identity-image")
-                .input("x", DType.FP32, OnnxModelBuilder.dims(shape))
-                .node("Identity", List.of("x"), "y")
-                .output("y", DType.FP32, OnnxModelBuilder.dims(shape))
-                .toBytes();
     }
 
     private static String sha256(byte[] bytes) throws Exception {

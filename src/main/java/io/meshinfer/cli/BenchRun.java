@@ -10,7 +10,6 @@ import io.meshinfer.bench.LoadGenerator;
 import io.meshinfer.bench.RawBaseline;
 import io.meshinfer.bench.Sample;
 import io.meshinfer.models.BenchModels;
-import io.meshinfer.models.OnnxModelBuilder;
 import io.meshinfer.node.MeshConfig;
 import io.meshinfer.node.MeshNode;
 import io.meshinfer.node.NodeResources;
@@ -213,7 +212,7 @@ final class BenchRun implements Callable<Integer> {
                 }
             }
             if (identityBaseline) {
-                try (BenchTarget t = openTarget(identityOf(bm), name + "-identity", dir, "1", maxBatch)) {
+                try (BenchTarget t = openTarget(BenchModels.identityOf(bm), name + "-identity", dir, "1", maxBatch)) {
                     measureWithMemory(t, inputs, "identity (serving overhead)", report);
                 }
             }
@@ -491,22 +490,6 @@ final class BenchRun implements Callable<Integer> {
             }
             TimeUnit.MILLISECONDS.sleep(100); // polling another process
         }
-    }
-
-    /** A model that returns its inputs: the serving overhead alone, with the bench model's input shapes. */
-    static byte[] identityOf(BenchModels.BenchModel bm) {
-        OnnxModelBuilder b = OnnxModelBuilder.create("identity");
-        for (BenchModels.Input in : bm.inputs()) {
-            Object[] dims = new Object[in.rowShape().size() + 1];
-            dims[0] = "batch";
-            for (int i = 0; i < in.rowShape().size(); i++) {
-                dims[i + 1] = in.rowShape().get(i);
-            }
-            b.input(in.name(), in.dtype(), OnnxModelBuilder.dims(dims));
-            b.output(in.name() + "_out", in.dtype(), OnnxModelBuilder.dims(dims));
-            b.node("Identity", List.of(in.name()), in.name() + "_out");
-        }
-        return b.toBytes();
     }
 
     /** Samples a process's resident set size until stopped; reports the peak in MiB. */

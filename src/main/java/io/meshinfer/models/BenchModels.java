@@ -64,6 +64,22 @@ public final class BenchModels {
         };
     }
 
+    /** A model that returns its inputs: the serving overhead alone, with the bench model's input shapes. */
+    public static byte[] identityOf(BenchModel bm) {
+        OnnxModelBuilder b = OnnxModelBuilder.create("identity");
+        for (Input in : bm.inputs()) {
+            Object[] dims = new Object[in.rowShape().size() + 1];
+            dims[0] = "batch";
+            for (int i = 0; i < in.rowShape().size(); i++) {
+                dims[i + 1] = in.rowShape().get(i);
+            }
+            b.input(in.name(), in.dtype(), OnnxModelBuilder.dims(dims));
+            b.output(in.name() + "_out", in.dtype(), OnnxModelBuilder.dims(dims));
+            b.node("Identity", List.of(in.name()), in.name() + "_out");
+        }
+        return b.toBytes();
+    }
+
     /** An FP32 MLP: features [batch, 256] → 1024 → 1024 → logits [batch, 10], Gemm + Relu. */
     public static BenchModel mlp() {
         Net net = new Net("mlp", 1001L);
