@@ -66,6 +66,8 @@ final class ClusterIncarnation {
     private final ActorRef<RolloutManager.Command> rolloutManager;
     private final Duration adminTimeout;
     private final AtomicBoolean ended = new AtomicBoolean();
+    /** A graceful leave started: its end is expected, so it neither warns nor asks for a rejoin. */
+    private final AtomicBoolean leaving = new AtomicBoolean();
     private final AtomicBoolean catalogSynced;
 
     private ClusterIncarnation(ActorSystem<Void> system, MembershipView members, ReplicaLocationView locations,
@@ -182,7 +184,7 @@ final class ClusterIncarnation {
     }
 
     private void end(Runnable onEnded, String why) {
-        if (ended.compareAndSet(false, true)) {
+        if (ended.compareAndSet(false, true) && !leaving.get()) {
             log.warn("this node's cluster membership ended: {}", why);
             onEnded.run();
         }
@@ -279,9 +281,13 @@ final class ClusterIncarnation {
         return adminTimeout;
     }
 
-    /** Leaves the cluster gracefully: hands off replicas, then terminates the system. */
+    /**
+     * Leaves the cluster gracefully: drains HTTP, hands off replicas, then terminates the
+     * system. The membership stays whole until the leave reaches the cluster, so requests
+     * taken while HTTP drains are still routed to replicas on other nodes.
+     */
     CompletionStage<Done> leave() {
-        ended.set(true);
+        leaving.set(true);
         return scala.jdk.javaapi.FutureConverters.asJava(
                 CoordinatedShutdown.get(Adapter.toClassic(system)).run(GracefulLeave.INSTANCE));
     }

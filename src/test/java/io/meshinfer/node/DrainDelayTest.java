@@ -2,6 +2,7 @@ package io.meshinfer.node;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,6 +47,10 @@ class DrainDelayTest {
             assertEquals(200, served.status(), served.body());
             assertTrue(servedAfter < delay.toNanos(), "answered within the delay, "
                     + TimeUnit.NANOSECONDS.toMillis(servedAfter) + " ms after the leave began");
+            // requests taken while HTTP drains route as before, to other nodes' replicas too:
+            // the node is not cut off until the leave reaches the cluster
+            assertFalse(t.node().islandMode(), "in island mode while HTTP drains");
+            assertFalse(served.body().contains("served_in_island_mode"), served.body());
 
             await("the HTTP port closes after the delay").atMost(Duration.ofSeconds(30)).until(() -> {
                 try (Socket s = new Socket()) {
