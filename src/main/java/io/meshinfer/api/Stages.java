@@ -4,6 +4,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 
 /**
  * Continuations that run on the thread completing a stage, for stages Pekko hands out.
@@ -18,6 +19,11 @@ import java.util.concurrent.TimeUnit;
  * thread that completes {@code stage}, whose continuations then behave as the JDK documents.
  * {@link #later} is the same for {@code CompletableFuture.delayedExecutor}, whose one-argument
  * form runs each task on that default executor too.
+ *
+ * <p>{@link #onDone} is {@code whenComplete} for a continuation run for its effects alone.
+ * {@code whenComplete} returns a stage, and a failed stage passes its failure to that stage
+ * wrapped in a new {@code CompletionException}, whose stack trace is filled in whether or not
+ * anyone reads it. On the path of a refused request that was about 40 % of the refusal's CPU.
  */
 public final class Stages {
     private static final Executor CALLER = Runnable::run;
@@ -28,15 +34,29 @@ public final class Stages {
     /** A plain future with {@code stage}'s result or failure, completed on the thread completing {@code stage}. */
     public static <T> CompletableFuture<T> inline(CompletionStage<T> stage) {
         CompletableFuture<T> out = new CompletableFuture<>();
-        // the *Async form with an executor is the one that Scala's future does not redirect
-        stage.whenCompleteAsync((value, error) -> {
+        // the *Async form with an executor is the one that Scala's future does not redirect;
+        // handle, not whenComplete, so that a failure is not wrapped for a stage nobody reads
+        stage.handleAsync((value, error) -> {
             if (error != null) {
                 out.completeExceptionally(error);
             } else {
                 out.complete(value);
             }
+            return null;
         }, CALLER);
         return out;
+    }
+
+    /**
+     * Runs {@code action} with {@code stage}'s result or failure once it completes, on the
+     * completing thread (or this one, if it has completed), and makes no stage that holds the
+     * failure. {@code action} must not throw: nothing would see it.
+     */
+    public static <T> void onDone(CompletionStage<T> stage, BiConsumer<? super T, ? super Throwable> action) {
+        stage.handle((value, error) -> {
+            action.accept(value, error);
+            return null;
+        });
     }
 
     /**

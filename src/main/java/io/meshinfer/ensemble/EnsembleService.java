@@ -5,6 +5,7 @@ import io.meshinfer.api.ErrorKind;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
+import io.meshinfer.api.Stages;
 import io.meshinfer.registry.CatalogView;
 import io.meshinfer.registry.EnsembleSpec;
 import io.meshinfer.registry.ModelEntry;
@@ -131,7 +132,7 @@ public final class EnsembleService implements InferenceService {
         void start() {
             long remaining = deadline - System.nanoTime();
             // orTimeout cancels its timer when the fan-out settles first: nothing lingers
-            settled.orTimeout(Math.max(1, remaining), TimeUnit.NANOSECONDS).whenComplete((v, e) -> finish(e != null));
+            Stages.onDone(settled.orTimeout(Math.max(1, remaining), TimeUnit.NANOSECONDS), (v, e) -> finish(e != null));
             for (int i = 0; i < answers.length && !settled.isDone(); i++) {
                 send(i, remaining); // stops early when a member already failed a missing=fail request
             }
@@ -148,7 +149,7 @@ public final class EnsembleService implements InferenceService {
             } catch (RuntimeException e) {
                 answer = CompletableFuture.failedFuture(e);
             }
-            answer.whenComplete((response, error) -> answered(index, response, error));
+            Stages.onDone(answer, (response, error) -> answered(index, response, error));
         }
 
         private void answered(int index, InferenceResponse response, Throwable error) {

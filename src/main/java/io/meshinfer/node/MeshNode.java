@@ -439,7 +439,7 @@ public final class MeshNode implements NodeBackend, InferenceService {
         // the answer reaches the caller only once it is counted, so a scrape (or the dashboard)
         // read after an answer always includes it; the caller sees the very same result or error
         CompletableFuture<InferenceResponse> counted = new CompletableFuture<>();
-        answer.whenComplete((r, e) -> {
+        Stages.onDone(answer, (r, e) -> {
             try {
                 metrics.finished(request.model(), r != null ? r.version() : request.version(), e, started);
             } finally {

@@ -174,7 +174,7 @@ public final class StageChain implements InferenceService {
             } catch (RuntimeException e) {
                 answer = CompletableFuture.failedFuture(e);
             }
-            answer.whenComplete((response, error) -> {
+            Stages.onDone(answer, (response, error) -> {
                 if (error != null) {
                     failed(index, inputs, error);
                 } else if (last || pipeline.model().equals(response.model())) {

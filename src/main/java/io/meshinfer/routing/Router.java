@@ -180,7 +180,7 @@ public final class Router implements InferenceService {
         String key = manifest.key();
         boolean mirror = request.version() == null && manifest.version().equals(rollout.from())
                 && ThreadLocalRandom.current().nextDouble() < rollout.mirrorFraction();
-        result.whenComplete((response, error) -> {
+        Stages.onDone(result, (response, error) -> {
             stats.record(key, System.nanoTime() - startNanos, error != null && countsAgainstVersion(error));
             if (mirror && error == null) {
                 mirror(request, response, rollout, via);
@@ -214,7 +214,7 @@ public final class Router implements InferenceService {
                 request.principal(), request.trace().child());
         String key = rollout.model() + "@" + rollout.to();
         RolloutSpec.Gates gates = rollout.spec().gates();
-        via.infer(copy).whenComplete((response, error) -> {
+        Stages.onDone(via.infer(copy), (response, error) -> {
             mirrorsInFlight.decrementAndGet();
             if (error == null) {
                 OutputComparison c = OutputComparison.of(served, response,
@@ -289,7 +289,7 @@ public final class Router implements InferenceService {
         AtomicInteger counter = inFlight.computeIfAbsent(choice.entityId(), k -> new AtomicInteger());
         counter.incrementAndGet();
         CompletionStage<InferenceResponse> outcome = send(choice, sent, prepared, remainingMillis);
-        outcome.whenComplete((response, error) -> {
+        Stages.onDone(outcome, (response, error) -> {
             counter.decrementAndGet();
             if (error == null) {
                 result.complete(response);
@@ -331,7 +331,7 @@ public final class Router implements InferenceService {
         CompletableFuture<ModelReplica.Reply> reply = new CompletableFuture<>();
         if (choice.address() != null) {
             pendingByNode.computeIfAbsent(choice.address(), k -> ConcurrentHashMap.newKeySet()).add(reply);
-            reply.whenComplete((r, e) -> {
+            Stages.onDone(reply, (r, e) -> {
                 Set<CompletableFuture<ModelReplica.Reply>> pending = pendingByNode.get(choice.address());
                 if (pending != null) {
                     pending.remove(reply);
@@ -341,7 +341,7 @@ public final class Router implements InferenceService {
                 reply.completeExceptionally(new NodeLost(choice.address()));
             }
         }
-        askReplica(choice, sent, askTimeout, remote && bytes > large.ordinaryLimit()).whenComplete((r, e) -> {
+        Stages.onDone(askReplica(choice, sent, askTimeout, remote && bytes > large.ordinaryLimit()), (r, e) -> {
                     if (e != null) {
                         reply.completeExceptionally(e);
                     } else {

@@ -5,6 +5,7 @@ import io.meshinfer.api.InferenceError;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.RequestMdc;
+import io.meshinfer.api.Stages;
 import io.meshinfer.registry.ModelManifest;
 import io.meshinfer.registry.ReplicaId;
 import io.meshinfer.security.AuditLog;
@@ -224,7 +225,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
                     replyTo.path().address()));
         }
         long start = System.nanoTime();
-        replica.serve(request, false).whenComplete((response, error) -> {
+        Stages.onDone(replica.serve(request, false), (response, error) -> {
             if (ticket != null) {
                 ticket.write(serveRecord(request, error, start, audit.enabled()));
             }
@@ -243,7 +244,7 @@ public final class ModelReplica extends AbstractBehavior<ModelReplica.Command> {
             } catch (RuntimeException e) {
                 next = java.util.concurrent.CompletableFuture.failedFuture(e);
             }
-            next.whenComplete((answer, failure) -> {
+            Stages.onDone(next, (answer, failure) -> {
                 if (failure != null) {
                     fail(replyTo, request, failure);
                 } else {

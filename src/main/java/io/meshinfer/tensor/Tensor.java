@@ -18,11 +18,14 @@ public final class Tensor {
     private final DType dtype;
     private final long[] shape;
     private final Object data;
+    /** The element count, kept: reading an array's length through reflection is not free on every request. */
+    private final int size;
 
-    private Tensor(DType dtype, long[] shape, Object data) {
+    private Tensor(DType dtype, long[] shape, Object data, int size) {
         this.dtype = dtype;
         this.shape = shape;
         this.data = data;
+        this.size = size;
     }
 
     /**
@@ -45,7 +48,7 @@ public final class Tensor {
             throw new IllegalArgumentException("data has " + actual + " elements, shape "
                     + Arrays.toString(shape) + " needs " + expected);
         }
-        return new Tensor(dtype, shape.clone(), data);
+        return new Tensor(dtype, shape.clone(), data, actual);
     }
 
     public static Tensor ofFloats(long[] shape, float... data) {
@@ -113,7 +116,7 @@ public final class Tensor {
     }
 
     public int size() {
-        return java.lang.reflect.Array.getLength(data);
+        return size;
     }
 
     /** The size in bytes of the raw encoding of the data. */

@@ -66,6 +66,33 @@ class StagesTest {
     }
 
     @Test
+    void onDoneHandsItsActionTheFailureItselfOnTheCompletingThread() throws Exception {
+        CompletableFuture<String> stage = new CompletableFuture<>();
+        AtomicReference<Throwable> seen = new AtomicReference<>();
+        AtomicReference<Thread> ranOn = new AtomicReference<>();
+        java.util.concurrent.CountDownLatch ran = new java.util.concurrent.CountDownLatch(1);
+        Stages.onDone(stage, (value, error) -> {
+            seen.set(error);
+            ranOn.set(Thread.currentThread());
+            ran.countDown();
+        });
+        IllegalStateException cause = new IllegalStateException("overloaded");
+        Thread completer = new Thread(() -> stage.completeExceptionally(cause), "stages-failer");
+        completer.start();
+
+        assertTrue(ran.await(WAIT_SECONDS, TimeUnit.SECONDS));
+        assertSame(cause, seen.get());
+        assertSame(completer, ranOn.get());
+    }
+
+    @Test
+    void onDoneRunsAtOnceForAStageAlreadyDone() {
+        AtomicReference<String> seen = new AtomicReference<>();
+        Stages.onDone(CompletableFuture.completedFuture("ready"), (value, error) -> seen.set(value));
+        assertEquals("ready", seen.get());
+    }
+
+    @Test
     void aCompletedStageGivesACompletedFuture() {
         CompletableFuture<String> f = Stages.inline(CompletableFuture.completedFuture("ready"));
         assertTrue(f.isDone());
