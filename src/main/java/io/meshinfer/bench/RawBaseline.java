@@ -32,8 +32,12 @@ public final class RawBaseline {
     private final OrtEnvironment env = OrtEnvironment.getEnvironment();
     private final byte[] model;
 
-    /** One measured configuration. */
-    public record Point(int batch, int threads, int intraOp, double samplesPerSecond) {
+    /** One measured configuration, measured for {@code seconds}. */
+    public record Point(int batch, int threads, int intraOp, double samplesPerSecond, double seconds) {
+        /** Whether {@code other} is the same configuration. */
+        public boolean sameConfiguration(Point other) {
+            return batch == other.batch && threads == other.threads && intraOp == other.intraOp;
+        }
     }
 
     public RawBaseline(byte[] model) {
@@ -113,7 +117,7 @@ public final class RawBaseline {
                     throw new IllegalStateException("raw ONNX Runtime failed", errors.get(0));
                 }
                 double secs = (System.nanoTime() - start) / 1e9;
-                return new Point(batch, threads, intraOp, runs.sum() * (double) batch / secs);
+                return new Point(batch, threads, intraOp, runs.sum() * (double) batch / secs, secs);
             } finally {
                 feed.values().forEach(OnnxTensor::close);
             }
