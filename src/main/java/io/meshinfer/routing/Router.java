@@ -21,7 +21,6 @@ import io.meshinfer.shard.ReplicaLocationView;
 import io.meshinfer.shard.ReplicaPool;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -152,7 +151,8 @@ public final class Router implements InferenceService {
         long budget = Math.min(request.timeoutMillis(), settings.maxTimeout().toMillis());
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(budget);
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
-        attempt(request, prepared, manifest, deadline, new HashSet<>(), 1, null, result);
+        // the replicas tried so far: a handful at most (meshinfer.routing.max-attempts), so a list
+        attempt(request, prepared, manifest, deadline, new ArrayList<>(2), 1, null, result);
         if (tracked != null) {
             track(request, manifest, rollout, start, result, this);
         }
@@ -256,7 +256,7 @@ public final class Router implements InferenceService {
     private static final long LOCATION_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private void attempt(InferenceRequest request, ModelSignature.Prepared prepared, ModelManifest manifest,
-                         long deadline, Set<String> tried,
+                         long deadline, List<String> tried,
                          int attemptNo, InferenceException lastError, CompletableFuture<InferenceResponse> result) {
         long remainingNanos = deadline - System.nanoTime();
         if (remainingNanos <= 0) {
@@ -413,7 +413,7 @@ public final class Router implements InferenceService {
     }
 
     /** Picks the replica for one attempt, or null when no untried replica may serve. */
-    private Choice choose(ModelManifest manifest, Set<String> residency, Set<String> tried) {
+    private Choice choose(ModelManifest manifest, Set<String> residency, List<String> tried) {
         List<String> ids = manifest.replicaIds();
         List<ReplicaLocation> live = new ArrayList<>(ids.size());
         List<String> unknown = new ArrayList<>();
