@@ -193,8 +193,12 @@ public final class NodeMetrics {
             c = c.getCause();
         }
         ErrorKind kind = c instanceof InferenceException ie ? ie.kind() : ErrorKind.INTERNAL;
-        return kind.name().toLowerCase(Locale.ROOT);
+        return OUTCOMES[kind.ordinal()];
     }
+
+    /** Each error kind's outcome label, made once rather than on every failed request. */
+    private static final String[] OUTCOMES = java.util.Arrays.stream(ErrorKind.values())
+            .map(k -> k.name().toLowerCase(Locale.ROOT)).toArray(String[]::new);
 
     /** Everything in the Prometheus text exposition format (version 0.0.4). */
     public byte[] scrape() {
