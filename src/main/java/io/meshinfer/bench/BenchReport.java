@@ -7,10 +7,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -43,12 +45,16 @@ public final class BenchReport {
      * does not share that error.
      */
     public void rawBestAgain(RawBaseline.Point p) {
+        if (rawHighest().filter(p::sameConfiguration).isEmpty()) {
+            throw new IllegalArgumentException("the second measurement must be of the highest point's configuration,"
+                    + " not batch " + p.batch() + " at " + p.threads() + " x " + p.intraOp());
+        }
         rawBestAgain = p;
     }
 
     /** The highest of the {@link #raw} points, the configuration to measure again (empty when none ran). */
-    public java.util.Optional<RawBaseline.Point> rawHighest() {
-        return raw.stream().max(java.util.Comparator.comparingDouble(RawBaseline.Point::samplesPerSecond));
+    public Optional<RawBaseline.Point> rawHighest() {
+        return raw.stream().max(Comparator.comparingDouble(RawBaseline.Point::samplesPerSecond));
     }
 
     public void rawBatchOneP50Millis(double ms) {

@@ -1,6 +1,7 @@
 package io.meshinfer.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -29,7 +30,8 @@ class BenchReportTest {
         BenchReport r = withPoints();
         RawBaseline.Point highest = r.rawHighest().orElseThrow();
         assertEquals(16, highest.batch());
-        assertTrue(highest.sameConfiguration(new RawBaseline.Point(16, 2, 1, 0, 20)));
+        assertThrows(IllegalArgumentException.class, () -> r.rawBestAgain(new RawBaseline.Point(16, 1, 2, 411, 20)),
+                "another configuration measured again is not the baseline");
         r.rawBestAgain(new RawBaseline.Point(16, 2, 1, 411, 20));
 
         assertEquals(411, r.rawBest());
