@@ -117,7 +117,23 @@ public final class BenchReport {
                         r.processCpuShare() * 100));
             }
         });
+        series.forEach((name, results) -> capacity(results).ifPresent(cap -> {
+            for (LoadGenerator.Result r : results) {
+                if (!r.mode().equals("closed") && r.ok() > 0) {
+                    md.append(String.format(Locale.ROOT, "%n%s at rate %s: accepted p99 %.3f ms is %.2fx the p99 at"
+                                    + " capacity (%.3f ms at c=%s, its closed loop of most requests/s)%n", name,
+                            fmt(r.load()), r.percentileMillis(99), r.percentileMillis(99) / cap.percentileMillis(99),
+                            cap.percentileMillis(99), fmt(cap.load())));
+                }
+            }
+        }));
         return md.toString();
+    }
+
+    /** A series' capacity: its closed-loop point that answered most requests per second. */
+    static Optional<LoadGenerator.Result> capacity(List<LoadGenerator.Result> results) {
+        return results.stream().filter(r -> r.mode().equals("closed") && r.ok() > 0)
+                .max(Comparator.comparingDouble(LoadGenerator.Result::throughput));
     }
 
     private static String fmt(double v) {
@@ -152,6 +168,10 @@ public final class BenchReport {
                         .put("p99", r.percentileMillis(99)).put("p999", r.percentileMillis(99.9))
                         .put("meanBatchRows", r.meanBatchRows()).put("processCpuShare", r.processCpuShare())
                         .put("warmupSeconds", r.warmupSeconds());
+                if (!r.mode().equals("closed") && r.ok() > 0) {
+                    capacity(results).ifPresent(cap -> o.put("p99VsCapacity",
+                            r.percentileMillis(99) / cap.percentileMillis(99)));
+                }
                 ObjectNode errors = o.putObject("errors");
                 r.errors().forEach(errors::put);
             }
