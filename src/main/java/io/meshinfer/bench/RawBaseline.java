@@ -29,7 +29,7 @@ import org.HdrHistogram.Histogram;
  * cores, per PERFORMANCE-NOTES); latency at batch 1 with one thread.
  */
 public final class RawBaseline {
-    private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+    private final OrtEnvironment env = io.meshinfer.runtime.OrtNative.environment();
     private final byte[] model;
 
     /** One measured configuration, measured for {@code seconds}. */

@@ -1,11 +1,11 @@
 package io.meshinfer.registry;
 
-import ai.onnxruntime.OrtEnvironment;
 import io.meshinfer.api.InferenceException;
 import io.meshinfer.runtime.LoadedModel;
 import io.meshinfer.runtime.ModelLoadException;
 import io.meshinfer.runtime.ModelRuntime;
 import io.meshinfer.runtime.ModelSignature;
+import io.meshinfer.runtime.OrtNative;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -62,7 +62,7 @@ public final class Attestor {
         this.node = node;
         this.region = region;
         this.address = address;
-        this.runtimeVersion = "onnxruntime " + OrtEnvironment.getEnvironment().getVersion();
+        this.runtimeVersion = "onnxruntime " + OrtNative.environment().getVersion();
     }
 
     public AttestationSettings settings() {

@@ -43,7 +43,7 @@ public final class ModelRuntime implements AutoCloseable {
 
     public ModelRuntime(RuntimeSettings settings) {
         this.settings = settings;
-        this.env = OrtEnvironment.getEnvironment();
+        this.env = OrtNative.environment();
     }
 
     public RuntimeSettings settings() {
