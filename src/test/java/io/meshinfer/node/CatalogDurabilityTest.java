@@ -8,6 +8,7 @@ import io.meshinfer.api.InferenceRequest;
 import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.tensor.Tensor;
 import io.meshinfer.testkit.Http;
+import io.meshinfer.testkit.TempDirs;
 import io.meshinfer.testkit.TestNode;
 import io.meshinfer.testmodels.TestModels;
 import java.nio.file.Files;
@@ -23,6 +24,14 @@ class CatalogDurabilityTest {
     @Test
     void deploymentsSurviveARestartOfTheWholeCluster() throws Exception {
         Path dataDir = Files.createTempDirectory("meshinfer-durable");
+        try {
+            restartOn(dataDir);
+        } finally {
+            TempDirs.delete(dataDir);
+        }
+    }
+
+    private static void restartOn(Path dataDir) throws Exception {
         Map<String, Object> config = Map.of("meshinfer.node.name", "durable-node");
         try (TestNode first = TestNode.start(config, dataDir)) {
             assertEquals(201, Http.put(first.url() + "/v1/models/kept/versions/7", TestModels.mlp()).status());

@@ -24,7 +24,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -38,6 +37,7 @@ import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two real nodes in one JVM with mutual TLS between them and HTTPS gateways, each with its
@@ -54,17 +54,17 @@ import org.junit.jupiter.api.Test;
  */
 class HttpsClusterTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static Path certs;
-    private static Path otherCa;
+    @TempDir
+    static Path certs;
+    @TempDir
+    static Path otherCa;
     private static TestNode a;
     private static TestNode b;
     private static HttpClient client;
 
     @BeforeAll
     static void start() throws Exception {
-        certs = Files.createTempDirectory("meshinfer-certs");
         TestCertificates.generate(certs, "tls-a", "tls-b", "probe");
-        otherCa = Files.createTempDirectory("meshinfer-other-ca");
         TestCertificates.generate(otherCa, "intruder");
         client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
                 .sslContext(PemFiles.trusting(certs.resolve("ca.crt"))).build();

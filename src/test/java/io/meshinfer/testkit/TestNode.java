@@ -17,17 +17,20 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real single-node meshinfer cluster in this JVM for tests: its own actor system on a
- * free port, HTTP on a free port, a temporary data directory, serialize-messages on.
+ * free port, HTTP on a free port, a temporary data directory, serialize-messages on. A data
+ * directory the node made itself is deleted when it closes; one it was given is the caller's.
  */
 public final class TestNode implements AutoCloseable {
     private final MeshNode node;
     private final NodeResources resources;
     private final Path dataDir;
+    private final boolean ownsDataDir;
 
-    private TestNode(MeshNode node, NodeResources resources, Path dataDir) {
+    private TestNode(MeshNode node, NodeResources resources, Path dataDir, boolean ownsDataDir) {
         this.node = node;
         this.resources = resources;
         this.dataDir = dataDir;
+        this.ownsDataDir = ownsDataDir;
     }
 
     public static TestNode start() {
@@ -37,7 +40,7 @@ public final class TestNode implements AutoCloseable {
     /** Starts a node with these configuration overrides (keys as in reference.conf). */
     public static TestNode start(Map<String, Object> overrides) {
         try {
-            return start(overrides, Files.createTempDirectory("meshinfer-test"));
+            return start(overrides, Files.createTempDirectory("meshinfer-test"), true, true);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -64,19 +67,19 @@ public final class TestNode implements AutoCloseable {
 
     /** Starts a node on an existing data directory (e.g. to restart one). */
     public static TestNode start(Map<String, Object> overrides, Path dataDir) {
-        return start(overrides, dataDir, true);
+        return start(overrides, dataDir, true, false);
     }
 
     /** Starts a node and returns once its HTTP is up, without waiting for it to join its cluster. */
     public static TestNode startJoining(Map<String, Object> overrides) {
         try {
-            return start(overrides, Files.createTempDirectory("meshinfer-test"), false);
+            return start(overrides, Files.createTempDirectory("meshinfer-test"), false, true);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    private static TestNode start(Map<String, Object> overrides, Path dataDir, boolean awaitUp) {
+    private static TestNode start(Map<String, Object> overrides, Path dataDir, boolean awaitUp, boolean ownsDataDir) {
         try {
             Map<String, Object> all = new HashMap<>(overrides);
             all.put("meshinfer.node.data-dir", dataDir.toString());
@@ -92,7 +95,7 @@ public final class TestNode implements AutoCloseable {
                 node.shutdown();
                 throw e;
             }
-            return new TestNode(node, resources, dataDir);
+            return new TestNode(node, resources, dataDir, ownsDataDir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -140,6 +143,9 @@ public final class TestNode implements AutoCloseable {
             throw new IllegalStateException("node did not stop", e);
         } finally {
             resources.close();
+            if (ownsDataDir) {
+                TempDirs.delete(dataDir);
+            }
         }
     }
 }
