@@ -264,7 +264,7 @@ final class DemoCommand implements Callable<Integer> {
                 i++;
                 s.sent.incrementAndGet();
                 long sentAt = System.nanoTime();
-                CompletableFuture<Void> f = send(http, cluster, rr, body, s, 0)
+                CompletableFuture<Void> f = send(http, cluster, rr, body, s, 0, null)
                         .thenAccept(outcome -> s.record(outcome, System.nanoTime() - sentAt))
                         .whenComplete((v, e) -> inFlight.release());
                 pending.add(f);
@@ -328,9 +328,12 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private CompletableFuture<Outcome> send(HttpClient http, LocalProcesses cluster, AtomicInteger rr, String body,
-                                            Summary s, int retries) {
-        // the demo's load balancer: round robin over the gateways whose process is alive
-        List<LocalProcesses.Node> nodes = cluster.nodes().stream().filter(n -> n.process().isAlive()).toList();
+                                            Summary s, int retries, LocalProcesses.Node failed) {
+        // the demo's load balancer: round robin over the gateways whose process is alive; a resend
+        // avoids the gateway that just failed, whose process may not have been reaped yet
+        List<LocalProcesses.Node> alive = cluster.nodes().stream().filter(n -> n.process().isAlive()).toList();
+        List<LocalProcesses.Node> others = alive.stream().filter(n -> n != failed).toList();
+        List<LocalProcesses.Node> nodes = others.isEmpty() ? alive : others;
         LocalProcesses.Node target = nodes.get(Math.floorMod(rr.getAndIncrement(), nodes.size()));
         HttpRequest req = HttpRequest.newBuilder(URI.create(target.url() + "/v2/models/" + DemoModel.NAME + "/infer"))
                 .timeout(Duration.ofSeconds(8)).header("Content-Type", "application/json")
@@ -352,7 +355,7 @@ final class DemoCommand implements Callable<Integer> {
             if (cause instanceof IOException && !(cause instanceof HttpTimeoutException) && retries < 3) {
                 // the gateway died before or while answering: inference is pure, so resend elsewhere
                 s.redirected.incrementAndGet();
-                return send(http, cluster, rr, body, s, retries + 1);
+                return send(http, cluster, rr, body, s, retries + 1, target);
             }
             return CompletableFuture.completedFuture(new Outcome(null, cause instanceof HttpTimeoutException
                     ? "CLIENT_TIMEOUT" : cause.getClass().getSimpleName()));
