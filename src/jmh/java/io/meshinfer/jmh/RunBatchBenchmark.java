@@ -8,6 +8,7 @@ import com.typesafe.config.Config;
 import io.meshinfer.models.BenchModels;
 import io.meshinfer.runtime.LoadedModel;
 import io.meshinfer.runtime.ModelRuntime;
+import io.meshinfer.runtime.OrtNative;
 import io.meshinfer.runtime.RunScratch;
 import io.meshinfer.runtime.RuntimeSettings;
 import io.meshinfer.tensor.NamedTensor;
@@ -110,7 +111,7 @@ public class RunBatchBenchmark {
             System.arraycopy(t.floats(), 0, all, at, t.floats().length);
             at += t.floats().length;
         }
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OrtNative.environment();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) { // as ModelRuntime sets them
             o.setIntraOpNumThreads(settings.intraOpThreads());
             o.setInterOpNumThreads(settings.interOpThreads());
