@@ -296,12 +296,18 @@ public final class HttpGateway extends AllDirectives {
         return extractRequest(httpRequest -> {
             Traced traced = Traced.of(httpRequest);
             return optionalHeaderValueByName(OipBinary.HEADER_LENGTH, headerLength ->
-                    withSizeLimit(maxRequestBody, () -> entity(Unmarshaller.entityToByteArray(), body -> {
+                    withSizeLimit(maxRequestBody, () -> entity(Unmarshaller.entityToByteString(), body -> {
                         OipBinary.Request request;
                         try {
-                            request = binary.decodeRequest(body, headerLength.orElse(null), model, version,
-                                    backend.routing().defaultTimeout().toMillis(),
-                                    backend.routing().maxTimeout().toMillis());
+                            long timeout = backend.routing().defaultTimeout().toMillis();
+                            long maxTimeout = backend.routing().maxTimeout().toMillis();
+                            // binary tensors are read from the received bytes (for a body that came in
+                            // one piece, without copying it); a JSON body is read as one array
+                            request = headerLength.isPresent()
+                                    ? binary.decodeRequest(body.asByteBuffer(), headerLength.get(), model, version,
+                                            timeout, maxTimeout)
+                                    : binary.decodeRequest(body.toArray(), null, model, version, timeout,
+                                            maxTimeout);
                         } catch (InferenceException e) {
                             auth.auditRefused(principal, "infer", model, version,
                                     io.meshinfer.routing.EntryPoint.outcome(e));

@@ -114,8 +114,39 @@ public final class OipBinary {
                     defaultTimeoutMillis, maxTimeoutMillis);
         }
         int end = parseHeaderLength(headerLength, b.length);
-        BinaryTail tail = BinaryTail.after(b, end, Role.INPUT);
-        Request request = json.decodeRequest(b, end, tail, model, version, defaultTimeoutMillis, maxTimeoutMillis);
+        return decodeRequest(b, BinaryTail.after(b, end, Role.INPUT), end, model, version, defaultTimeoutMillis,
+                maxTimeoutMillis);
+    }
+
+    /**
+     * Decodes a request body held in a buffer, as a server receives it: a binary tensor's
+     * bytes are read from the buffer into the tensor's array, not first copied out with
+     * the rest of the body. Only the JSON header is copied (the whole body when
+     * {@code headerLength} is null: plain JSON). The buffer's remaining bytes are the body;
+     * its position is left alone, and it must not change during the call. Otherwise as
+     * {@link #decodeRequest(byte[], String, String, String, long, long)}.
+     */
+    public Request decodeRequest(java.nio.ByteBuffer body, String headerLength, String model, String version,
+            long defaultTimeoutMillis, long maxTimeoutMillis) {
+        java.nio.ByteBuffer in = body.duplicate();
+        if (headerLength == null) {
+            byte[] b = new byte[in.remaining()];
+            in.get(b);
+            return json.decodeRequest(b, b.length, BinaryTail.absent(Role.INPUT), model, version,
+                    defaultTimeoutMillis, maxTimeoutMillis);
+        }
+        int end = parseHeaderLength(headerLength, in.remaining());
+        byte[] header = new byte[end];
+        in.get(header);
+        return decodeRequest(header, BinaryTail.of(in, end, Role.INPUT), end, model, version, defaultTimeoutMillis,
+                maxTimeoutMillis);
+    }
+
+    /** The request whose JSON is {@code header}'s first {@code end} bytes and whose binary data {@code tail} holds. */
+    private Request decodeRequest(byte[] header, BinaryTail tail, int end, String model, String version,
+            long defaultTimeoutMillis, long maxTimeoutMillis) {
+        Request request = json.decodeRequest(header, end, tail, model, version, defaultTimeoutMillis,
+                maxTimeoutMillis);
         tail.expectEnd();
         return request;
     }

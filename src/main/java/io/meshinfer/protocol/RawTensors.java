@@ -16,14 +16,16 @@ final class RawTensors {
     }
 
     /**
-     * Reads {@code n} elements of {@code dtype} from {@code src} at {@code offset}; the caller
-     * has checked that they are there.
+     * Reads {@code n} elements of {@code dtype} from {@code src} at index {@code offset} (not
+     * at its position, which is left alone); the caller has checked that they are there.
      *
      * @param label the tensor as messages name it
      * @throws InvalidInput for a BOOL byte other than 0 or 1
      */
-    static Object read(byte[] src, int offset, DType dtype, int n, String label) {
-        ByteBuffer in = ByteBuffer.wrap(src, offset, n * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+    static Object read(ByteBuffer src, int offset, DType dtype, int n, String label) {
+        ByteBuffer in = src.duplicate();
+        in.limit(offset + n * dtype.byteSize()).position(offset);
+        in = in.slice().order(ByteOrder.LITTLE_ENDIAN);
         return switch (dtype) {
             case FP32 -> {
                 float[] a = new float[n];
@@ -37,7 +39,7 @@ final class RawTensors {
             }
             case INT8, UINT8 -> {
                 byte[] a = new byte[n];
-                System.arraycopy(src, offset, a, 0, n);
+                in.get(a);
                 yield a;
             }
             case INT16 -> {
@@ -58,7 +60,7 @@ final class RawTensors {
             case BOOL -> {
                 boolean[] a = new boolean[n];
                 for (int i = 0; i < n; i++) {
-                    byte b = src[offset + i];
+                    byte b = in.get(i);
                     if (b != 0 && b != 1) {
                         throw new InvalidInput(label + ": binary element " + i + " is " + (b & 0xFF)
                                 + ", not a boolean (0 or 1)");

@@ -26,7 +26,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
@@ -120,6 +123,33 @@ class BinaryExtensionTest {
                 binaryBody.jsonLength(), binaryBody.bytes().length - binaryBody.jsonLength(), viaJson.body().length,
                 viaBinary.body().length);
         assertTrue(binaryBody.bytes().length * 2 < jsonBody.length);
+    }
+
+    @Test
+    void aBinaryBodySentInPiecesGivesTheSameNumbersAsInOne() {
+        Random random = new Random(5);
+        float[] pixels = new float[3 * 64 * 64];
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = random.nextFloat() * 2 - 1;
+        }
+        InferenceRequest r = InferenceRequest.builder("conv")
+                .input("image", Tensor.ofFloats(new long[] {1, 3, 64, 64}, pixels)).build();
+        OipBinary.Body body = OIP_BINARY.encodeRequest(r, true, true);
+        // chunked transfer encoding, cut inside the JSON header and inside floats: the node
+        // receives the body as several pieces and must read the tensor across them
+        byte[] b = body.bytes();
+        int[] cuts = {0, body.jsonLength() / 2, body.jsonLength() + 3, body.jsonLength() + 4099, b.length - 5, b.length};
+        List<byte[]> pieces = new ArrayList<>();
+        for (int i = 1; i < cuts.length; i++) {
+            pieces.add(Arrays.copyOfRange(b, cuts[i - 1], cuts[i]));
+        }
+        Reply whole = post("conv", body);
+        Reply inPieces = send(request("conv", Integer.toString(body.jsonLength()))
+                .POST(HttpRequest.BodyPublishers.ofByteArrays(pieces)));
+
+        assertEquals(200, whole.status(), whole.text());
+        assertEquals(200, inPieces.status(), inPieces.text());
+        assertTrue(decode(whole).output("features").contentEquals(decode(inPieces).output("features")));
     }
 
     @Test
@@ -252,13 +282,21 @@ class BinaryExtensionTest {
 
     /** POSTs {@code body} to the model's infer endpoint, with the header length if it is not null. */
     private static Reply post(String model, byte[] body, String headerLength) {
+        return send(request(model, headerLength).POST(HttpRequest.BodyPublishers.ofByteArray(body)));
+    }
+
+    /** A request to the model's infer endpoint, with the header length if it is not null. */
+    private static HttpRequest.Builder request(String model, String headerLength) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.url() + "/v2/models/" + model + "/infer"))
                 .timeout(Duration.ofSeconds(60))
-                .header("Content-Type", headerLength == null ? "application/json" : "application/octet-stream")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+                .header("Content-Type", headerLength == null ? "application/json" : "application/octet-stream");
         if (headerLength != null) {
             b.header(OipBinary.HEADER_LENGTH, headerLength);
         }
+        return b;
+    }
+
+    private static Reply send(HttpRequest.Builder b) {
         try {
             HttpResponse<byte[]> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
             return new Reply(r.statusCode(), r.headers().firstValue("Content-Type").orElse(""),

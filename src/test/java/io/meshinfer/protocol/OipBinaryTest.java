@@ -329,8 +329,7 @@ class OipBinaryTest {
         byte[] h = header.getBytes(StandardCharsets.UTF_8);
         byte[] b = concat(h, raw);
         String length = headerLength == null ? Integer.toString(h.length) : expand(headerLength, h.length, b.length);
-        InvalidInput e = assertThrows(InvalidInput.class,
-                () -> codec.decodeRequest(b, length, "m", null, DEFAULT_TIMEOUT, MAX_TIMEOUT));
+        InvalidInput e = assertThrows(InvalidInput.class, () -> decodeBothWays(b, length));
         assertEquals(expand(message, h.length, b.length), e.getMessage());
         assertEquals(ErrorKind.INVALID_INPUT, e.kind());
     }
@@ -392,11 +391,31 @@ class OipBinaryTest {
             byte[] body = b;
             String length = Integer.toString(headerLength);
             try {
-                codec.decodeRequest(body, length, "m", null, DEFAULT_TIMEOUT, MAX_TIMEOUT);
+                decodeBothWays(body, length);
             } catch (InvalidInput expected) {
                 assertTrue(expected.getMessage().length() < 300, expected.getMessage());
             }
         }
+    }
+
+    @Test
+    void aBodyInAReceivedBufferDecodesAsTheSameBytesInAnArray() {
+        InferenceRequest r = InferenceRequest.builder("m").id("a")
+                .input("f", Tensor.ofFloats(new long[] {2, 2}, 1f, Float.NaN, -2f, 3.5f))
+                .input("j", Tensor.ofInts(new long[] {2}, 7, -7))
+                .input("b", Tensor.ofBooleans(new long[] {3}, true, false, true)).build();
+        OipBinary.Body binary = codec.encodeRequest(r, true, true);
+        OipBinary.Body plain = codec.encodeRequest(r, false, false);
+        assertTrue(binary.binary());
+        assertSameTensors(r.inputs(), decodeBothWays(binary.bytes(), Integer.toString(binary.jsonLength()))
+                .request().inputs());
+        assertSameTensors(r.inputs(), decodeBothWays(plain.bytes(), null).request().inputs());
+        // a JSON tensor beside binary ones: the JSON header is read from its own copy
+        byte[] h = body("{'inputs':[{'name':'x','datatype':'FP32','shape':[1],'data':[2.5]},"
+                + "{'name':'y','datatype':'INT8','shape':[2],'parameters':{'binary_data_size':2}}]}");
+        OipBinary.Request mixed = decodeBothWays(concat(h, new byte[] {-1, 1}), Integer.toString(h.length));
+        assertEquals(2.5f, mixed.request().inputs().get(0).tensor().floats()[0]);
+        assertArrayEquals(new byte[] {-1, 1}, mixed.request().inputs().get(1).tensor().bytes());
     }
 
     // ---------------------------------------------------------------- helpers
@@ -478,6 +497,39 @@ class OipBinaryTest {
                 new NamedTensor("int32", Tensor.ofInts(new long[] {3}, Integer.MIN_VALUE, 0, Integer.MAX_VALUE)),
                 new NamedTensor("int64", Tensor.ofLongs(new long[] {3}, Long.MIN_VALUE, 0, Long.MAX_VALUE)),
                 new NamedTensor("bool", Tensor.ofBooleans(new long[] {1, 2}, true, false)));
+    }
+
+    /**
+     * Decodes {@code body} from an array and from a read-only buffer over it, placed after other
+     * bytes in a larger array (as a received chunk holds a body after its HTTP headers), and
+     * checks that both give the same request, or fail with the same message.
+     */
+    private OipBinary.Request decodeBothWays(byte[] body, String headerLength) {
+        byte[] chunk = new byte[body.length + 24];
+        Arrays.fill(chunk, (byte) '7');
+        System.arraycopy(body, 0, chunk, 16, body.length);
+        ByteBuffer received = ByteBuffer.wrap(chunk, 16, body.length).asReadOnlyBuffer();
+        OipBinary.Request fromArray;
+        try {
+            fromArray = codec.decodeRequest(body, headerLength, "m", null, DEFAULT_TIMEOUT, MAX_TIMEOUT);
+        } catch (InvalidInput e) {
+            assertEquals(e.getMessage(), assertThrows(InvalidInput.class, () -> codec.decodeRequest(received,
+                    headerLength, "m", null, DEFAULT_TIMEOUT, MAX_TIMEOUT)).getMessage());
+            assertEquals(16, received.position());
+            throw e;
+        }
+        OipBinary.Request fromBuffer = codec.decodeRequest(received, headerLength, "m", null, DEFAULT_TIMEOUT,
+                MAX_TIMEOUT);
+        assertEquals(16, received.position(), "the decode moved the caller's buffer");
+        InferenceRequest a = fromArray.request();
+        InferenceRequest b = fromBuffer.request();
+        // (not the id: a body without one gets a new one at each decode)
+        assertEquals(List.of(a.model(), String.valueOf(a.version()), a.outputs(), a.timeoutMillis(), a.residency(),
+                String.valueOf(a.routingKey())), List.of(b.model(), String.valueOf(b.version()), b.outputs(),
+                b.timeoutMillis(), b.residency(), String.valueOf(b.routingKey())));
+        assertSameTensors(a.inputs(), b.inputs());
+        assertEquals(fromArray.binaryOutputs(), fromBuffer.binaryOutputs());
+        return fromBuffer;
     }
 
     private static void assertSameTensors(List<NamedTensor> expected, List<NamedTensor> actual) {
