@@ -100,6 +100,9 @@ final class ClusterIncarnation {
                                     io.meshinfer.shard.StageContinuation continuation,
                                     io.meshinfer.shard.PlacementDeferrals deferrals) {
         ClusterBootstrapMode.fromConfig(config); // a wrong setting fails before the cluster port is bound
+        if (!config.getStringList("pekko.cluster.distributed-data.durable.keys").isEmpty()) {
+            LmdbNative.load(); // before the durable store would, so that its copy does not stay in /tmp
+        }
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "meshinfer", config);
         try {
             return wire(system, config, settings, catalogView, pool, onEnded, beforeLeaving, continuation, deferrals);
