@@ -8,7 +8,7 @@
 #                          [--warmup-seconds 30] [--rounds 2] [--http-port 18080] [--cluster-port 25590]
 #
 # The node runs as `meshinfer node` does, with the heap of `bench run --target node` (1g,
-# serial GC) and its log under the work directory printed at the start.
+# parallel GC) and its log under the work directory printed at the start.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -39,7 +39,7 @@ done
 work="$(mktemp -d "${TMPDIR:-/tmp}/meshinfer-wrk.XXXXXX")"
 url="http://127.0.0.1:$http_port"
 echo "work directory $work (node log: $work/node.log)"
-MESHINFER_JAVA_OPTS="-Xms512m -Xmx1g -XX:+UseSerialGC -DMESHINFER_LOG_LEVEL=WARN -DMESHINFER_PEKKO_LOG_LEVEL=WARN" \
+MESHINFER_JAVA_OPTS="-Xms512m -Xmx1g -XX:+UseParallelGC -DMESHINFER_LOG_LEVEL=WARN -DMESHINFER_PEKKO_LOG_LEVEL=WARN" \
   scripts/meshinfer node --name wrk-node --host 127.0.0.1 --port "$cluster_port" --http-port "$http_port" \
   --data-dir "$work/data" > "$work/node.log" 2>&1 &
 node_pid=$!
