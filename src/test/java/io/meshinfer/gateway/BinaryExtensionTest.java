@@ -89,11 +89,7 @@ class BinaryExtensionTest {
 
     @Test
     void aBinaryImageGivesTheSameNumbersAsJson() {
-        Random random = new Random(3);
-        float[] pixels = new float[3 * 64 * 64];
-        for (int i = 0; i < pixels.length; i++) {
-            pixels[i] = random.nextFloat() * 2 - 1;
-        }
+        float[] pixels = randomImage(3);
         pixels[5] = 0.1f;
         InferenceRequest r = InferenceRequest.builder("conv")
                 .input("image", Tensor.ofFloats(new long[] {1, 3, 64, 64}, pixels)).build();
@@ -127,11 +123,7 @@ class BinaryExtensionTest {
 
     @Test
     void aBinaryBodySentInPiecesGivesTheSameNumbersAsInOne() {
-        Random random = new Random(5);
-        float[] pixels = new float[3 * 64 * 64];
-        for (int i = 0; i < pixels.length; i++) {
-            pixels[i] = random.nextFloat() * 2 - 1;
-        }
+        float[] pixels = randomImage(5);
         InferenceRequest r = InferenceRequest.builder("conv")
                 .input("image", Tensor.ofFloats(new long[] {1, 3, 64, 64}, pixels)).build();
         OipBinary.Body body = OIP_BINARY.encodeRequest(r, true, true);
@@ -266,6 +258,16 @@ class BinaryExtensionTest {
         assertEquals(400, r.status(), r.text());
         assertEquals("application/json", r.contentType());
         assertEquals(message, JSON.readTree(r.body()).get("error").asText(), r.text());
+    }
+
+    /** The pixels of a 3x64x64 image, uniform in [-1, 1). */
+    private static float[] randomImage(long seed) {
+        Random random = new Random(seed);
+        float[] pixels = new float[3 * 64 * 64];
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = random.nextFloat() * 2 - 1;
+        }
+        return pixels;
     }
 
     private static InferenceResponse decode(Reply r) {
