@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * left to do as told. A library that fails to load here is logged with its cause, as the JVM
  * will not give the cause again when Pekko's durable store uses the class.
  */
-public final class LmdbNative {
+final class LmdbNative {
     private static final Logger log = LoggerFactory.getLogger(LmdbNative.class);
     static final String EXTRACT_DIR = "lmdbjava.extract.dir";
     private static final Object LOCK = new Object();
@@ -34,8 +34,8 @@ public final class LmdbNative {
     }
 
     /**
-     * Loads LMDB once per process, removing its copy. Returns the directory it was copied to
-     * and removed, if this call loaded it so.
+     * Loads LMDB once per process, removing its copy. Returns the directory the library was
+     * copied to and that was then removed, when this call did the loading.
      */
     static Optional<Path> load() {
         synchronized (LOCK) {
