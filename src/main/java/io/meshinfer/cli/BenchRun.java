@@ -287,9 +287,11 @@ final class BenchRun implements Callable<Integer> {
                     peak.get() / (1024 * 1024) + " MiB of " + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB");
             return;
         }
-        try (RssSampler rss = new RssSampler(benchNode.process().pid())) {
+        try (RssSampler rss = new RssSampler(benchNode.process().pid());
+             HeapSampler heap = new HeapSampler(benchNode.url())) {
             measure(t, inputs, series, report);
             report.header("node peak RSS during " + series, rss.peakMiB() + " MiB (heap limit " + nodeHeap + ")");
+            report.header("node heap during " + series, heap.describe());
         }
     }
 
@@ -538,6 +540,80 @@ final class BenchRun implements Callable<Integer> {
         }
     }
 
+
+    /**
+     * Samples a node's heap from its {@code /metrics} each second until stopped: the peak in use,
+     * and its old generation's first and last use. The old generation grows only by what young
+     * collections promote and shrinks only in a full collection, so its growth over a series is
+     * what the series left behind.
+     */
+    static final class HeapSampler implements AutoCloseable {
+        private final GatewayClient client;
+        private final Thread thread;
+        private volatile boolean running = true;
+        private volatile long peakBytes = -1;
+        private volatile long oldFirst = -1;
+        private volatile long oldLast = -1;
+        private volatile String problem;
+
+        HeapSampler(String nodeUrl) {
+            this.client = new GatewayClient(nodeUrl);
+            this.thread = new Thread(this::loop, "heap-sampler");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        private void loop() {
+            while (running) {
+                try {
+                    GatewayClient.Reply r = client.get("/metrics");
+                    if (r.status() != 200) {
+                        problem = "GET /metrics answered " + r.status();
+                        return;
+                    }
+                    sample(r.body());
+                    TimeUnit.SECONDS.sleep(1); // sampling interval
+                } catch (IOException | InterruptedException e) {
+                    return; // the node is gone: keep what was seen
+                }
+            }
+        }
+
+        /** Takes the heap in use and the old generation's use from one scrape. */
+        void sample(String metrics) {
+            for (String line : metrics.split("\n")) {
+                if (line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"")) {
+                    peakBytes = Math.max(peakBytes, value(line));
+                } else if (line.startsWith("jvm_memory_pool_used_bytes{")
+                        && (line.contains("Old Gen\"") || line.contains("pool=\"Tenured Gen\""))) {
+                    long v = value(line);
+                    if (oldFirst < 0) {
+                        oldFirst = v;
+                    }
+                    oldLast = v;
+                }
+            }
+        }
+
+        private static long value(String line) {
+            return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        }
+
+        String describe() {
+            if (peakBytes < 0) {
+                return "not sampled" + (problem == null ? "" : " (" + problem + ")");
+            }
+            String old = oldFirst < 0 ? "" : "; old generation " + oldFirst / (1024 * 1024) + " MiB at the first sample, "
+                    + oldLast / (1024 * 1024) + " MiB at the last";
+            return "peak " + peakBytes / (1024 * 1024) + " MiB in use" + old + " (from /metrics each second)";
+        }
+
+        @Override
+        public void close() {
+            running = false;
+            thread.interrupt();
+        }
+    }
 
     private static void deleteTree(Path dir) throws IOException {
         try (var files = Files.walk(dir)) {

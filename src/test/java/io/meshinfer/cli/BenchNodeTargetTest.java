@@ -26,6 +26,10 @@ class BenchNodeTargetTest {
         BenchRuns.answeredEvery(report, "engine");
         assertTrue(report.path("header").path("node peak RSS during engine").asText().endsWith("(heap limit 256m)"),
                 report.path("header").toString());
+        // sampled from the node's own /metrics: the parallel collector's old generation is "PS Old Gen"
+        assertTrue(report.path("header").path("node heap during engine").asText()
+                .matches("peak [1-9][0-9]* MiB in use; old generation [0-9]+ MiB at the first sample, [0-9]+ MiB at"
+                        + " the last \\(from /metrics each second\\)"), report.path("header").toString());
         assertTrue(Files.size(out.resolve("latency-vs-throughput.png")) > 0);
     }
 }
