@@ -7,6 +7,7 @@ import io.meshinfer.api.InferenceResponse;
 import io.meshinfer.protocol.TensorReader.Role;
 import io.meshinfer.tensor.NamedTensor;
 import java.math.BigInteger;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 
@@ -126,9 +127,9 @@ public final class OipBinary {
      * its position is left alone, and it must not change during the call. Otherwise as
      * {@link #decodeRequest(byte[], String, String, String, long, long)}.
      */
-    public Request decodeRequest(java.nio.ByteBuffer body, String headerLength, String model, String version,
+    public Request decodeRequest(ByteBuffer body, String headerLength, String model, String version,
             long defaultTimeoutMillis, long maxTimeoutMillis) {
-        java.nio.ByteBuffer in = body.duplicate();
+        ByteBuffer in = body.duplicate();
         if (headerLength == null) {
             byte[] b = new byte[in.remaining()];
             in.get(b);
@@ -142,7 +143,10 @@ public final class OipBinary {
                 maxTimeoutMillis);
     }
 
-    /** The request whose JSON is {@code header}'s first {@code end} bytes and whose binary data {@code tail} holds. */
+    /**
+     * The request whose JSON is {@code header}'s first {@code end} bytes and whose binary data
+     * {@code tail} holds.
+     */
     private Request decodeRequest(byte[] header, BinaryTail tail, int end, String model, String version,
             long defaultTimeoutMillis, long maxTimeoutMillis) {
         Request request = json.decodeRequest(header, end, tail, model, version, defaultTimeoutMillis,
