@@ -1,9 +1,7 @@
 package io.meshinfer.node;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -62,22 +60,9 @@ final class LmdbNative {
                 log.warn("LMDB's native library failed to load; Pekko's durable store cannot open", e);
             } finally {
                 System.clearProperty(EXTRACT_DIR);
-                remove(dir);
+                io.meshinfer.runtime.NativeCopies.remove(dir, "LMDB's native library");
             }
             return Optional.of(dir);
-        }
-    }
-
-    private static void remove(Path dir) {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
-            for (Path f : files) {
-                if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.delete(f);
-                }
-            }
-            Files.delete(dir);
-        } catch (IOException | RuntimeException e) {
-            log.debug("LMDB's copy of its native library in {} stays until exit: {}", dir, e.toString());
         }
     }
 }

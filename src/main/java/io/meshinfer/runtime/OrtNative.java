@@ -1,11 +1,7 @@
 package io.meshinfer.runtime;
 
 import ai.onnxruntime.OrtEnvironment;
-import java.io.IOException;
 import java.lang.reflect.Field;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -47,7 +43,7 @@ public final class OrtNative {
         synchronized (LOCK) {
             if (!cleaned) {
                 cleaned = true;
-                extractedTo().ifPresent(OrtNative::remove);
+                extractedTo().ifPresent(dir -> NativeCopies.remove(dir, "ONNX Runtime's native libraries"));
             }
         }
         return env;
@@ -67,22 +63,5 @@ public final class OrtNative {
             log.debug("cannot tell where ONNX Runtime copied its native libraries: {}", e.toString());
         }
         return Optional.empty();
-    }
-
-    private static void remove(Path dir) {
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
-            for (Path f : files) {
-                if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.delete(f);
-                }
-            }
-            Files.delete(dir);
-            log.debug("removed ONNX Runtime's copies of its native libraries in {}", dir);
-        } catch (IOException | RuntimeException e) {
-            log.debug("ONNX Runtime's copies of its native libraries in {} stay until exit: {}", dir, e.toString());
-        }
     }
 }
